@@ -1,0 +1,3 @@
+"""An open, self-hostable implementation of the Engagement API."""
+
+__version__ = "0.1.0"

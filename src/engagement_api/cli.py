@@ -1,0 +1,343 @@
+"""The `engagement-api` command line: serve, ingest, apps, tokens, demo, oauth-header."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .clock import Clock, clock_from
+from .store import SchemaError, Store, default_store_url, open_store
+from .times import format_instant, parse_instant
+
+STORE_ENV = "ENGAGEMENT_API_STORE"
+NOW_ENV = "ENGAGEMENT_API_NOW"
+
+
+class Context:
+    def __init__(self, store_url: str, now: float | None) -> None:
+        self.store_url = store_url
+        self.now = now
+        self._store: Store | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return clock_from(self.now)
+
+    def store(self) -> Store:
+        if self._store is None:
+            try:
+                self._store = open_store(self.store_url)
+            except (SchemaError, ValueError, OSError) as error:
+                raise click.ClickException(str(error)) from None
+        return self._store
+
+
+def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date-time with a zone (e.g. 2026-11-20T12:30:00Z)"
+        ) from None
+
+
+def _emit(document: dict) -> None:
+    click.echo(json.dumps(document))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--store",
+    "store_url",
+    envvar=STORE_ENV,
+    default=default_store_url,
+    show_default="~/.local/share/engagement-api/engagement.db",
+    help=f"Store URL, e.g. sqlite:///engagement.db (env {STORE_ENV}).",
+)
+@click.option(
+    "--now",
+    envvar=NOW_ENV,
+    callback=_parse_now,
+    expose_value=True,
+    help=f"Freeze the data clock at this ISO 8601 instant (env {NOW_ENV}).",
+)
+@click.version_option(package_name="engagement-api")
+@click.pass_context
+def main(ctx: click.Context, store_url: str, now: float | None) -> None:
+    """An open, self-hostable Engagement API: serve it, feed it, manage its credentials."""
+    ctx.obj = Context(store_url, now)
+    ctx.call_on_close(lambda: ctx.obj._store and ctx.obj._store.close())
+
+
+# -- serve --------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
+)
+@click.option("--demo", is_flag=True, help="Seed demo data and print ready-to-use credentials.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@click.pass_obj
+def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_level: str) -> None:
+    """Serve the Engagement API over HTTP."""
+    import uvicorn
+
+    store = obj.store()
+    if demo:
+        _seed_and_describe(obj, store, f"http://{host}:{port}")
+    click.echo(
+        f"Serving the Engagement API on http://{host}:{port} (store {store.url}"
+        + (f", now frozen at {format_instant(obj.now)}" if obj.now is not None else "")
+        + ")",
+        err=True,
+    )
+    os.environ[STORE_ENV] = obj.store_url
+    if obj.now is not None:
+        os.environ[NOW_ENV] = format_instant(obj.now)
+    if workers == 1:
+        from .server import create_app
+
+        app = create_app(store, obj.clock)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    else:
+        store.close()
+        obj._store = None
+        uvicorn.run(
+            "engagement_api.server.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            server_header=False,
+        )
+
+
+# -- ingest -------------------------------------------------------------------------------
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def ingest(obj: Context, files: tuple[str, ...], quiet: bool) -> None:
+    """Ingest NDJSON/JSONL, CSV or Parquet files of post and engagement records ('-': stdin).
+
+    Bad records are reported on stderr as 'FILE: line N: reason' and skipped; the rest is
+    applied. Exits 1 if any record was rejected or a file could not be read.
+    """
+    from .ingest import ingest_source
+
+    store = obj.store()
+    failed = False
+    for source in files:
+        if source != "-" and not Path(source).is_file():
+            click.echo(f"{source}: no such file", err=True)
+            failed = True
+            continue
+
+        def reject(line: int, reason: str, source: str = source) -> None:
+            click.echo(f"{source}: line {line}: {reason}", err=True)
+
+        show_bar = not quiet and source != "-" and sys.stderr.isatty()
+        size = Path(source).stat().st_size if source != "-" else 0
+        started = time.perf_counter()
+        try:
+            with click.progressbar(
+                length=size, label=source, file=sys.stderr, hidden=not show_bar
+            ) as bar:
+                last = [0]
+
+                def progress(position: int, bar=bar, last=last) -> None:
+                    bar.update(max(position - last[0], 0))
+                    last[0] = max(position, last[0])
+
+                summary = ingest_source(store, source, obj.clock, reject, progress)
+        except Exception as error:  # unreadable file: corrupt Parquet, bad gzip, ...
+            click.echo(f"{source}: cannot read: {error}", err=True)
+            failed = True
+            continue
+        seconds = time.perf_counter() - started
+        failed |= summary.rejected > 0
+        click.echo(
+            f"{source}: {summary.records:,} records read: {summary.posts:,} posts, "
+            f"{summary.events:,} events, {summary.rejected:,} rejected, "
+            f"{summary.already_ingested:,} already ingested ({seconds:.2f} s)"
+        )
+    sys.exit(1 if failed else 0)
+
+
+# -- apps and tokens ------------------------------------------------------------------------
+@main.group()
+def apps() -> None:
+    """Developer apps: consumer credentials and Engagement API approval."""
+
+
+def _app_json(app) -> dict:
+    return {
+        "app_id": str(app.id),
+        "name": app.name,
+        "consumer_key": app.consumer_key,
+        "consumer_secret": app.consumer_secret,
+        "approved": app.approved,
+        "rate_limit": app.rate_limit,
+    }
+
+
+@apps.command("create")
+@click.option("--name", required=True)
+@click.option("--unapproved", is_flag=True, help="Not yet approved for the Engagement API.")
+@click.option(
+    "--rate-limit",
+    default=6000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Requests per minute (x-per-minute-limit).",
+)
+@click.pass_obj
+def apps_create(obj: Context, name: str, unapproved: bool, rate_limit: int) -> None:
+    """Create an app; prints its app_id, consumer_key and consumer_secret as JSON."""
+    from .auth import credentials
+
+    app = obj.store().create_app(
+        name, credentials.consumer_key(), credentials.consumer_secret(), not unapproved, rate_limit
+    )
+    _emit(_app_json(app))
+
+
+def _set_approval(obj: Context, app_id: int, approved: bool) -> None:
+    store = obj.store()
+    if not store.set_app_approved(app_id, approved):
+        raise click.ClickException(f"no app with id {app_id}")
+    _emit(_app_json(store.get_app(app_id)))
+
+
+@apps.command("approve")
+@click.argument("app_id", type=int)
+@click.pass_obj
+def apps_approve(obj: Context, app_id: int) -> None:
+    """Approve an app for the Engagement API."""
+    _set_approval(obj, app_id, True)
+
+
+@apps.command("unapprove")
+@click.argument("app_id", type=int)
+@click.pass_obj
+def apps_unapprove(obj: Context, app_id: int) -> None:
+    """Withdraw an app's Engagement API approval."""
+    _set_approval(obj, app_id, False)
+
+
+@apps.command("list")
+@click.pass_obj
+def apps_list(obj: Context) -> None:
+    """Every app, one JSON object per line."""
+    for app in obj.store().list_apps():
+        _emit(_app_json(app))
+
+
+@main.group()
+def tokens() -> None:
+    """User access tokens (OAuth 1.0a user context)."""
+
+
+@tokens.command("create")
+@click.option("--app", "app_id", required=True, type=int, help="The app's id.")
+@click.option("--handle", required=True, help="The user's @handle.")
+@click.option("--user-id", type=int, help="Create the user with this id if the handle is new.")
+@click.pass_obj
+def tokens_create(obj: Context, app_id: int, handle: str, user_id: int | None) -> None:
+    """Issue an access token and secret for a user of an app; prints them as JSON."""
+    from .auth import credentials
+    from .store import AccessToken, User
+
+    store = obj.store()
+    if store.get_app(app_id) is None:
+        raise click.ClickException(f"no app with id {app_id}")
+    user = store.find_user(handle)
+    if user is None:
+        if user_id is None:
+            raise click.ClickException(
+                f"no user @{handle.removeprefix('@')}: ingest their posts first, "
+                "or give --user-id to create the user"
+            )
+        user = User(user_id, handle.removeprefix("@"))
+        store.upsert_user(user)
+    token = AccessToken(
+        credentials.access_token(user.id), credentials.access_token_secret(), app_id, user.id
+    )
+    store.create_access_token(token)
+    _emit(
+        {
+            "access_token": token.token,
+            "access_token_secret": token.secret,
+            "user_id": str(user.id),
+            "screen_name": user.handle,
+        }
+    )
+
+
+# -- demo and helpers -----------------------------------------------------------------------
+def _seed_and_describe(obj: Context, store: Store, base_url: str) -> None:
+    from . import demo
+
+    now = obj.clock.now()
+    summary = demo.seed(store, now)
+    if summary is None:
+        click.echo("Demo data already in the store.", err=True)
+    else:
+        click.echo(
+            f"Seeded demo data: {summary.posts:,} posts, {summary.events:,} events "
+            f"(now {format_instant(now)}).",
+            err=True,
+        )
+    creds = demo.demo_credentials(store, time.time())
+    click.echo(demo.describe(creds, base_url))
+    sys.stdout.flush()
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Host for the examples.")
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.pass_obj
+def demo_command(obj: Context, host: str, port: int) -> None:
+    """Seed the store with demo data and print credentials and curl examples."""
+    _seed_and_describe(obj, obj.store(), f"http://{host}:{port}")
+
+
+@main.command("oauth-header")
+@click.option("--method", default="POST", show_default=True)
+@click.option("--url", required=True, help="The full request URL.")
+@click.option("--consumer-key", required=True)
+@click.option("--consumer-secret", required=True)
+@click.option("--token", default="", help="User access token (omit for app-only).")
+@click.option("--token-secret", default="")
+def oauth_header(
+    method: str, url: str, consumer_key: str, consumer_secret: str, token: str, token_secret: str
+) -> None:
+    """Print a fresh OAuth 1.0a (HMAC-SHA1) Authorization header value, e.g. for curl."""
+    from oauthlib.oauth1 import Client
+
+    client = Client(
+        consumer_key,
+        client_secret=consumer_secret,
+        resource_owner_key=token or None,
+        resource_owner_secret=token_secret or None,
+    )
+    _, headers, _ = client.sign(url, http_method=method.upper())
+    click.echo(headers["Authorization"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""HTTP details shared by the routes: JSON bodies, gzip both ways, request URLs for signing."""
+
+from __future__ import annotations
+
+import zlib
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import ApiError
+
+MAX_BODY = 4 * 1024 * 1024  # bytes, after decompression; 250 ids need a few KB
+GZIP_LEVEL = 1  # level 9 costs three times the throughput for a few percent of size
+
+
+def accepts_gzip(request: Request) -> bool:
+    header = request.headers.get("accept-encoding")
+    if not header:
+        return False
+    for item in header.lower().split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip() in ("gzip", "x-gzip", "*"):
+            q = params.strip()
+            if q.startswith("q="):
+                try:
+                    return float(q[2:]) > 0
+                except ValueError:
+                    return False
+            return True
+    return False
+
+
+def json_response(
+    request: Request, status: int, document: object, headers: dict[str, str] | None = None
+) -> Response:
+    body = orjson.dumps(document)
+    response_headers = dict(headers or {})
+    if accepts_gzip(request):
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        body = compressor.compress(body) + compressor.flush()
+        response_headers["content-encoding"] = "gzip"
+        response_headers["vary"] = "Accept-Encoding"
+    return Response(body, status, response_headers, media_type="application/json")
+
+
+def error_response(request: Request, error: ApiError) -> Response:
+    return json_response(request, error.status, {"errors": error.messages}, error.headers)
+
+
+def decoded_body(request: Request, raw: bytes) -> bytes:
+    """The request body, gunzipped when sent with `Content-Encoding: gzip`."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        body = raw
+    elif encoding in ("gzip", "x-gzip"):
+        decompressor = zlib.decompressobj(47)  # gzip or zlib header, auto-detected
+        try:
+            body = decompressor.decompress(raw, MAX_BODY + 1)
+        except zlib.error:
+            raise ApiError(400, "Request body is not valid gzip") from None
+        if not decompressor.eof and len(body) <= MAX_BODY:
+            raise ApiError(400, "Request body is not valid gzip: it is truncated")
+    else:
+        raise ApiError(400, f"Unsupported Content-Encoding: {encoding}")
+    if len(body) > MAX_BODY:
+        raise ApiError(400, f"Request body is larger than {MAX_BODY} bytes")
+    return body
+
+
+def signing_urls(request: Request) -> tuple[str, ...]:
+    """Base string URIs the client may have signed: as received, then as a proxy's client saw it.
+
+    TLS is left to a fronting proxy (RULES.md section 11), so a client may have signed https
+    while we see http; X-Forwarded-Proto/-Host say so when the proxy sets them.
+    """
+    headers = request.headers
+    path = request.scope.get("raw_path", b"").decode("latin-1").partition("?")[0] or (
+        request.url.path
+    )
+    seen_scheme = request.url.scheme
+    schemes = [headers.get("x-forwarded-proto", seen_scheme).split(",")[0].strip(), seen_scheme]
+    schemes += [s for s in ("https", "http") if s not in schemes]
+    hosts = [h for h in (headers.get("host"), headers.get("x-forwarded-host")) if h]
+    if not hosts:
+        hosts = [request.url.netloc]
+    urls = [
+        f"{scheme}://{host.split(',')[0].strip()}{path}" for host in hosts for scheme in schemes
+    ]
+    return tuple(dict.fromkeys(urls))

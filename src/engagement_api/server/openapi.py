@@ -1,0 +1,186 @@
+"""The OpenAPI 3.1 document, built from the spec module so it cannot drift from the code."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .. import __version__, spec
+
+_ERRORS = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {"errors": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+}
+_ID = {"type": "string", "pattern": "^[1-9][0-9]{0,18}$"}
+_ID_LIST = {"type": "array", "items": _ID}
+
+
+def _request_schema(endpoint: spec.Endpoint) -> dict:
+    properties = {
+        "tweet_ids": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": endpoint.max_ids,
+            "items": {"oneOf": [_ID, {"type": "integer", "minimum": 1}]},
+        },
+        "engagement_types": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"enum": list(endpoint.metrics)},
+        },
+        "groupings": {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": spec.MAX_GROUPINGS,
+            "additionalProperties": {
+                "type": "object",
+                "required": ["group_by"],
+                "properties": {
+                    "group_by": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": len(endpoint.group_by),
+                        "uniqueItems": True,
+                        "items": {"enum": list(endpoint.group_by)},
+                    }
+                },
+            },
+        },
+    }
+    if endpoint.takes_window:
+        for key in ("start", "end"):
+            properties[key] = {
+                "type": "string",
+                "description": "YYYY-MM-DD or an ISO 8601 date-time with a zone; rounded to hours",
+            }
+    return {
+        "type": "object",
+        "required": ["tweet_ids", "engagement_types", "groupings"],
+        "properties": properties,
+    }
+
+
+def _response_schema(endpoint: spec.Endpoint) -> dict:
+    properties: dict = {
+        spec.UNAVAILABLE_KEY: _ID_LIST,
+        spec.UNSUPPORTED_VIDEO_KEY: _ID_LIST,
+        spec.ERRORS_KEY: {"type": "array", "items": {"type": "string"}},
+    }
+    if endpoint is spec.TOTALS:
+        properties[spec.UNSUPPORTED_IMPRESSIONS_KEY] = _ID_LIST
+    if endpoint.timeseries:
+        for key in (spec.START_KEY, spec.END_KEY):
+            properties[key] = {"type": "string", "format": "date-time"}
+    return {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": {
+            "type": "object",
+            "description": "A grouping, under the caller's name; counts are decimal strings",
+        },
+    }
+
+
+def _operation(endpoint: spec.Endpoint) -> dict:
+    security = [{"oauth1": []}]
+    if endpoint is spec.TOTALS:
+        security.append({"bearer": []})
+    error = {"content": {"application/json": {"schema": _ERRORS}}}
+    return {
+        "post": {
+            "operationId": endpoint.name,
+            "summary": f"Engagement metrics for up to {endpoint.max_ids} posts",
+            "security": security,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _request_schema(endpoint)}},
+            },
+            "responses": {
+                "200": {
+                    "description": "Success, possibly partial",
+                    "headers": {
+                        spec.LIMIT_HEADER: {"schema": {"type": "string"}},
+                        spec.REMAINING_HEADER: {"schema": {"type": "string"}},
+                    },
+                    "content": {"application/json": {"schema": _response_schema(endpoint)}},
+                },
+                **{
+                    str(code): {"description": text, **error}
+                    for code, text in (
+                        (400, "Invalid request, or protected posts"),
+                        (401, "Missing or invalid credentials"),
+                        (403, "Unapproved app, app-only beyond its rights, or others' posts"),
+                        (429, "Per-minute allowance exceeded"),
+                    )
+                },
+            },
+        }
+    }
+
+
+def _token_operation(summary: str, fields: dict, answer: dict) -> dict:
+    error = {"content": {"application/json": {"schema": _ERRORS}}}
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"basic": []}],
+            "requestBody": {
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": fields,
+                            "required": list(fields),
+                        }
+                    }
+                }
+            },
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": answer,
+                            }
+                        }
+                    },
+                },
+                "400": {"description": "Bad request", **error},
+                "401": {"description": "Bad client credentials", **error},
+            },
+        }
+    }
+
+
+@cache
+def openapi_document() -> dict:
+    paths = {e.path: _operation(e) for e in spec.ENDPOINTS}
+    paths["/oauth2/token"] = _token_operation(
+        "Obtain an app-only bearer token",
+        {"grant_type": {"const": "client_credentials"}},
+        {"token_type": {"const": "bearer"}, "access_token": {"type": "string"}},
+    )
+    paths["/oauth2/invalidate_token"] = _token_operation(
+        "Invalidate a bearer token",
+        {"access_token": {"type": "string"}},
+        {"access_token": {"type": "string"}},
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Engagement API", "version": __version__},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "oauth1": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "OAuth 1.0a, HMAC-SHA1 (user context or consumer only)",
+                },
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+            }
+        },
+    }

@@ -1,0 +1,173 @@
+"""The engine-neutral store interface and the records it speaks in.
+
+Endpoints, ingest and auth talk to this interface only; `sqlite.py` (and the PostgreSQL engine)
+implement it. Times are integers: posts' creation in ms, event hours as epoch hours
+(seconds // 3600), everything else in epoch seconds.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    id: int
+    author_id: int
+    created_ms: int
+    protected: bool = False
+    deleted: bool = False
+    video_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    handle: str
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    id: int
+    name: str
+    consumer_key: str
+    consumer_secret: str
+    approved: bool
+    rate_limit: int  # requests per minute
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    token: str
+    secret: str
+    app_id: int
+    user_id: int
+
+
+@dataclass(slots=True)
+class Batch:
+    """One unit of ingest: applied whole, at most once (by `key`)."""
+
+    key: str
+    users: dict[int, str] = field(default_factory=dict)  # user id -> handle
+    posts: dict[int, Post] = field(default_factory=dict)  # full new state of each post
+    hourly: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (post, metric, hour)
+    records: int = 0
+
+
+class SchemaError(RuntimeError):
+    """The database holds a schema this version does not know."""
+
+
+class Store(ABC):
+    """Everything the server, ingest and the command line keep."""
+
+    url: str
+
+    # -- ingest ------------------------------------------------------------------------
+    @abstractmethod
+    def apply_batch(self, batch: Batch) -> bool:
+        """Apply the batch in one transaction; False (and no change) if its key was applied."""
+
+    @abstractmethod
+    def batch_applied(self, key: str) -> bool: ...
+
+    # -- reads for the endpoints --------------------------------------------------------
+    @abstractmethod
+    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]: ...
+
+    @abstractmethod
+    def read_totals(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int]
+    ) -> dict[tuple[int, int], int]:
+        """All-time counts per (post, metric); absent pairs are zero."""
+
+    @abstractmethod
+    def read_video_totals(self, video_ids: Iterable[str]) -> dict[str, int]:
+        """All-time video views per video, summed over every post carrying it."""
+
+    @abstractmethod
+    def read_hourly(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int], start_hour: int, end_hour: int
+    ) -> list[tuple[int, int, int, int]]:
+        """(post, metric, hour, count) rows with start_hour <= hour < end_hour."""
+
+    @abstractmethod
+    def recent_posts(self, limit: int, author_id: int | None = None) -> list[Post]:
+        """The newest posts by id (snowflakes grow with time), optionally of one author."""
+
+    # -- users, apps, tokens -------------------------------------------------------------
+    @abstractmethod
+    def get_user(self, user_id: int) -> User | None: ...
+
+    @abstractmethod
+    def upsert_user(self, user: User) -> None: ...
+
+    @abstractmethod
+    def find_user(self, handle: str) -> User | None:
+        """By @handle, case-insensitively, with or without the @."""
+
+    @abstractmethod
+    def create_app(
+        self, name: str, consumer_key: str, consumer_secret: str, approved: bool, rate_limit: int
+    ) -> App: ...
+
+    @abstractmethod
+    def get_app(self, app_id: int) -> App | None: ...
+
+    @abstractmethod
+    def get_app_by_key(self, consumer_key: str) -> App | None: ...
+
+    @abstractmethod
+    def list_apps(self) -> list[App]: ...
+
+    @abstractmethod
+    def set_app_approved(self, app_id: int, approved: bool) -> bool: ...
+
+    @abstractmethod
+    def create_access_token(self, token: AccessToken) -> None: ...
+
+    @abstractmethod
+    def get_access_token(self, token: str) -> AccessToken | None: ...
+
+    @abstractmethod
+    def add_bearer_token(self, token_hash: str, app_id: int, now: int) -> None: ...
+
+    @abstractmethod
+    def bearer_token_app(self, token_hash: str) -> int | None:
+        """The app of a live (not invalidated) bearer token."""
+
+    @abstractmethod
+    def revoke_bearer_token(self, token_hash: str, app_id: int, now: int) -> bool:
+        """False when the token was never issued to this app."""
+
+    # -- per-request bookkeeping ----------------------------------------------------------
+    @abstractmethod
+    def remember_nonce(self, consumer_key: str, nonce: str, now: int, ttl: int) -> bool:
+        """True the first time a nonce is seen for this key within `ttl` seconds."""
+
+    @abstractmethod
+    def count_request(self, app_id: int, minute: int) -> int:
+        """Count one request of the app in this wall-clock minute; return the count so far."""
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    @abstractmethod
+    def get_meta(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def counts(self) -> Mapping[str, int]:
+        """Row counts of the main tables, for summaries."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
