@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import A1, B1, bearer_header, body, call, make_app, make_user_credentials
+from helpers import A1, B1, bearer_header, body, call, make_app, make_user_credentials
 from oauthlib.oauth1 import SIGNATURE_PLAINTEXT, Client
 from oauthlib.oauth1.rfc5849 import signature as rfc5849
 from oauthlib.oauth1.rfc5849.utils import escape
@@ -29,41 +29,59 @@ def assert_401(response, reason):
 
 
 def test_missing_or_unknown_authorization_type(world):
-    assert_401(call(world.server, "totals", body([A1], ["favorites"])),
-               "Unknown Authorization Type")
-    assert_401(call(world.server, "totals", body([A1], ["favorites"]),
-                    headers={"Authorization": "Basic dXNlcjpwYXNz"}), "Unknown Authorization Type")
+    assert_401(
+        call(world.server, "totals", body([A1], ["favorites"])), "Unknown Authorization Type"
+    )
+    assert_401(
+        call(
+            world.server,
+            "totals",
+            body([A1], ["favorites"]),
+            headers={"Authorization": "Basic dXNlcjpwYXNz"},
+        ),
+        "Unknown Authorization Type",
+    )
 
 
 def test_malformed_oauth_header(world):
     for header in ("OAuth garbage", 'OAuth oauth_consumer_key="k"', "OAuth "):
-        assert_401(call(world.server, "totals", body([A1], ["favorites"]),
-                        headers={"Authorization": header}), "Malformed OAuth header")
+        assert_401(
+            call(
+                world.server, "totals", body([A1], ["favorites"]), headers={"Authorization": header}
+            ),
+            "Malformed OAuth header",
+        )
 
 
 def test_unknown_consumer_key(world):
     auth = OAuth1("no-such-key", "secret", world.alice.token.token, world.alice.token.secret)
-    assert_401(call(world.server, "totals", body([A1], ["favorites"]), auth),
-               "Unknown consumer key")
+    assert_401(
+        call(world.server, "totals", body([A1], ["favorites"]), auth), "Unknown consumer key"
+    )
 
 
 def test_wrong_secrets_are_an_invalid_signature(world):
     app, token = world.alice.app, world.alice.token
-    for auth in (OAuth1(app.consumer_key, "wrong", token.token, token.secret),
-                 OAuth1(app.consumer_key, app.consumer_secret, token.token, "wrong")):
-        assert_401(call(world.server, "totals", body([A1], ["favorites"]), auth),
-                   "Invalid signature")
+    for auth in (
+        OAuth1(app.consumer_key, "wrong", token.token, token.secret),
+        OAuth1(app.consumer_key, app.consumer_secret, token.token, "wrong"),
+    ):
+        assert_401(
+            call(world.server, "totals", body([A1], ["favorites"]), auth), "Invalid signature"
+        )
 
 
 def test_unknown_token_or_token_of_another_app(world):
     app = world.alice.app
     auth = OAuth1(app.consumer_key, app.consumer_secret, "1001-nosuchtoken", "secret")
-    assert_401(call(world.server, "totals", body([A1], ["favorites"]), auth),
-               "Access token not found")
+    assert_401(
+        call(world.server, "totals", body([A1], ["favorites"]), auth), "Access token not found"
+    )
     foreign = world.other_app_alice.token
     auth = OAuth1(app.consumer_key, app.consumer_secret, foreign.token, foreign.secret)
-    assert_401(call(world.server, "totals", body([A1], ["favorites"]), auth),
-               "Access token not found")
+    assert_401(
+        call(world.server, "totals", body([A1], ["favorites"]), auth), "Access token not found"
+    )
 
 
 def test_timestamp_window_uses_the_wall_clock(world):
@@ -72,8 +90,9 @@ def test_timestamp_window_uses_the_wall_clock(world):
     assert ok.status_code == 200
     for skew in (-301, 301):
         auth = world.alice.oauth(timestamp=str(int(time.time()) + skew))
-        assert_401(call(world.server, "totals", body([A1], ["favorites"]), auth),
-                   "Timestamp out of range")
+        assert_401(
+            call(world.server, "totals", body([A1], ["favorites"]), auth), "Timestamp out of range"
+        )
     auth = world.alice.oauth(timestamp=str(int(time.time()) - 250))
     assert call(world.server, "totals", body([A1], ["favorites"]), auth).status_code == 200
 
@@ -100,8 +119,10 @@ def test_a_badly_signed_request_does_not_spend_the_nonce(world):
 
 def test_only_hmac_sha1(world):
     auth = world.alice.oauth(signature_method=SIGNATURE_PLAINTEXT)
-    assert_401(call(world.server, "totals", body([A1], ["favorites"]), auth),
-               "Unsupported signature method")
+    assert_401(
+        call(world.server, "totals", body([A1], ["favorites"]), auth),
+        "Unsupported signature method",
+    )
 
 
 def _signed_header(url, consumer, token, extra=(), scheme_url=None):
@@ -118,8 +139,11 @@ def _signed_header(url, consumer, token, extra=(), scheme_url=None):
     base = rfc5849.signature_base_string(
         "POST", rfc5849.base_string_uri(scheme_url or url), rfc5849.normalize_parameters(params)
     )
-    client = Client(consumer.consumer_key, client_secret=consumer.consumer_secret,
-                    resource_owner_secret=token.secret)
+    client = Client(
+        consumer.consumer_key,
+        client_secret=consumer.consumer_secret,
+        resource_owner_secret=token.secret,
+    )
     sig = rfc5849.sign_hmac_sha1_with_client(base, client)
     pairs = [*params, ("oauth_signature", sig)]
     return "OAuth " + ", ".join(f'{k}="{escape(v)}"' for k, v in pairs)
@@ -130,14 +154,20 @@ def test_oauth_body_hash_is_checked_when_sent(world):
     url = world.server.path("totals")
     payload = json.dumps(body([A1], ["favorites"])).encode()
     good_hash = base64.b64encode(hashlib.sha1(payload).digest()).decode()
-    header = _signed_header(url, world.alice.app, world.alice.token,
-                            [("oauth_body_hash", good_hash)])
-    r = requests.post(url, data=payload, headers={"Authorization": header,
-                                                   "Content-Type": "application/json"}, timeout=10)
+    header = _signed_header(
+        url, world.alice.app, world.alice.token, [("oauth_body_hash", good_hash)]
+    )
+    r = requests.post(
+        url,
+        data=payload,
+        headers={"Authorization": header, "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     bad_hash = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
-    header = _signed_header(url, world.alice.app, world.alice.token,
-                            [("oauth_body_hash", bad_hash)])
+    header = _signed_header(
+        url, world.alice.app, world.alice.token, [("oauth_body_hash", bad_hash)]
+    )
     r = requests.post(url, data=payload, headers={"Authorization": header}, timeout=10)
     assert_401(r, "Invalid oauth_body_hash")
 
@@ -146,16 +176,16 @@ def test_https_signed_requests_behind_a_tls_proxy_verify(world):
     url = world.server.path("totals")
     https = url.replace("http://", "https://")
     header = _signed_header(url, world.alice.app, world.alice.token, scheme_url=https)
-    r = requests.post(url, json=body([A1], ["favorites"]), headers={"Authorization": header},
-                      timeout=10)
+    r = requests.post(
+        url, json=body([A1], ["favorites"]), headers={"Authorization": header}, timeout=10
+    )
     assert r.status_code == 200, r.text
 
 
 def test_x_style_credentials_verify(world, store):
     """Hyphenated access tokens and long nonces, as X issues and its clients send."""
     assert "-" in world.alice.token.token
-    r = call(world.server, "totals", body([A1], ["favorites"]),
-             world.alice.oauth(nonce="A" * 42))
+    r = call(world.server, "totals", body([A1], ["favorites"]), world.alice.oauth(nonce="A" * 42))
     assert r.status_code == 200
 
 
@@ -167,22 +197,31 @@ def _basic(app, secret=None):
 def test_bearer_token_grant_use_and_invalidate(world):
     app = world.alice.app
     url = world.server.url
-    r = requests.post(f"{url}/oauth2/token", data={"grant_type": "client_credentials"},
-                      headers=_basic(app), timeout=10)
+    r = requests.post(
+        f"{url}/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        headers=_basic(app),
+        timeout=10,
+    )
     assert r.status_code == 200
     grant = r.json()
     assert grant["token_type"] == "bearer"
     token = grant["access_token"]
     ok = call(world.server, "totals", body([B1], ["favorites"]), headers=bearer_header(token))
     assert ok.status_code == 200
-    r = requests.post(f"{url}/oauth2/invalidate_token", data={"access_token": token},
-                      headers=_basic(app), timeout=10)
+    r = requests.post(
+        f"{url}/oauth2/invalidate_token",
+        data={"access_token": token},
+        headers=_basic(app),
+        timeout=10,
+    )
     assert r.json() == {"access_token": token}
     gone = call(world.server, "totals", body([B1], ["favorites"]), headers=bearer_header(token))
     assert_401(gone, "Invalid or expired token")
     # other tokens of the app stay valid
-    ok = call(world.server, "totals", body([B1], ["favorites"]),
-              headers=bearer_header(world.bearer))
+    ok = call(
+        world.server, "totals", body([B1], ["favorites"]), headers=bearer_header(world.bearer)
+    )
     assert ok.status_code == 200
 
 
@@ -190,24 +229,41 @@ def test_bearer_grant_errors(world):
     url = world.server.url
     app = world.alice.app
     for headers in ({}, _basic(app, "wrong-secret"), {"Authorization": "Basic !!!"}):
-        r = requests.post(f"{url}/oauth2/token", data={"grant_type": "client_credentials"},
-                          headers=headers, timeout=10)
+        r = requests.post(
+            f"{url}/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            headers=headers,
+            timeout=10,
+        )
         assert r.status_code == 401
         assert r.json() == {"errors": ["Unable to verify your credentials"]}
-    r = requests.post(f"{url}/oauth2/token", data={"grant_type": "password"},
-                      headers=_basic(app), timeout=10)
+    r = requests.post(
+        f"{url}/oauth2/token", data={"grant_type": "password"}, headers=_basic(app), timeout=10
+    )
     assert r.status_code == 400 and r.json()["errors"]
-    r = requests.post(f"{url}/oauth2/token?grant_type=client_credentials",
-                      headers=_basic(app), timeout=10)
+    r = requests.post(
+        f"{url}/oauth2/token?grant_type=client_credentials", headers=_basic(app), timeout=10
+    )
     assert r.status_code == 200
-    assert_401(call(world.server, "totals", body([B1], ["favorites"]),
-                    headers=bearer_header("AAAAnotatoken")), "Invalid or expired token")
+    assert_401(
+        call(
+            world.server,
+            "totals",
+            body([B1], ["favorites"]),
+            headers=bearer_header("AAAAnotatoken"),
+        ),
+        "Invalid or expired token",
+    )
 
 
 def test_unapproved_apps_get_bearer_tokens_but_no_engagement_data(world, store):
     app = make_app(store, "pending", approved=False)
-    r = requests.post(f"{world.server.url}/oauth2/token", headers=_basic(app),
-                      data={"grant_type": "client_credentials"}, timeout=10)
+    r = requests.post(
+        f"{world.server.url}/oauth2/token",
+        headers=_basic(app),
+        data={"grant_type": "client_credentials"},
+        timeout=10,
+    )
     token = r.json()["access_token"]
     r = call(world.server, "totals", body([B1], ["favorites"]), headers=bearer_header(token))
     assert r.status_code == 403
@@ -215,8 +271,11 @@ def test_unapproved_apps_get_bearer_tokens_but_no_engagement_data(world, store):
 
 
 def test_bearer_tokens_are_stored_hashed(world, store, tmp_path):
-    rows = sqlite3.connect(tmp_path / "store.db").execute(
-        "SELECT token_hash FROM bearer_tokens").fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "store.db")
+        .execute("SELECT token_hash FROM bearer_tokens")
+        .fetchall()
+    )
     hashes = {r[0] for r in rows}
     assert world.bearer not in hashes
     assert token_hash(world.bearer) in hashes

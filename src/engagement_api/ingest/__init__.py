@@ -79,11 +79,8 @@ def _apply_chunk(
         summary.already_ingested = summary.records
         return summary
     batch = Batch(key, records=len(chunk.records))
-
-    def reject(line: int, reason: str) -> None:
-        summary.rejected += 1
-        if on_reject:
-            on_reject(line, reason)
+    rejections: list[tuple[int, str]] = []
+    reject = lambda line, reason: rejections.append((line, reason))  # noqa: E731
 
     parsed: list[tuple[int, PostRecord | EventRecord]] = []
     for line, raw in chunk.records:
@@ -113,6 +110,10 @@ def _apply_chunk(
     batch.hourly = hourly
     if not store.apply_batch(batch):  # another ingest applied the same content meanwhile
         return IngestSummary(records=summary.records, already_ingested=summary.records)
+    summary.rejected = len(rejections)
+    for line, reason in sorted(rejections):
+        if on_reject:
+            on_reject(line, reason)
     return summary
 
 
