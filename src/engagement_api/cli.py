@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -107,11 +108,20 @@ def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_leve
     os.environ[STORE_ENV] = obj.store_url
     if obj.now is not None:
         os.environ[NOW_ENV] = format_instant(obj.now)
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout: credentials only
     if workers == 1:
         from .server import create_app
 
         app = create_app(store, obj.clock)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=log_config,
+            server_header=False,
+        )
     else:
         store.close()
         obj._store = None
@@ -122,6 +132,7 @@ def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_leve
             port=port,
             workers=workers,
             log_level=log_level,
+            log_config=log_config,
             server_header=False,
         )
 
