@@ -182,11 +182,16 @@ def ingest(obj: Context, files: tuple[str, ...], quiet: bool) -> None:
         seconds = time.perf_counter() - started
         failed |= summary.rejected > 0
         click.echo(
-            f"{source}: {summary.records:,} records read: {summary.posts:,} posts, "
-            f"{summary.events:,} events, {summary.rejected:,} rejected, "
-            f"{summary.already_ingested:,} already ingested ({seconds:.2f} s)"
+            f"{source}: {_count(summary.records, 'record')} read: "
+            f"{_count(summary.posts, 'post')}, {_count(summary.events, 'event')}, "
+            f"{summary.rejected:,} rejected, {summary.already_ingested:,} already ingested "
+            f"({seconds:.2f} s)"
         )
     sys.exit(1 if failed else 0)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 # -- apps and tokens ------------------------------------------------------------------------
