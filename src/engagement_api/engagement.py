@@ -103,14 +103,16 @@ def _served_totals(store, pairs, post_ids, codes) -> list[Served]:
     videos: dict[str, int] = {}
     if video_code in codes:  # /totals sums video views over every post with the same video
         videos = store.read_video_totals(p.video_id for p, m in pairs if p.video_id)
-    served = []
-    for post, metric in pairs:
-        if metric.code == video_code and post.video_id:
-            count = videos.get(post.video_id, 0)
-        else:
-            count = totals.get((post.id, metric.code), 0)
-        served.append(Served(str(post.id), metric.name, count))
-    return served
+    return [
+        Served(
+            str(post.id),
+            metric.name,
+            videos.get(post.video_id, 0)
+            if metric.code == video_code and post.video_id
+            else totals.get((post.id, metric.code), 0),
+        )
+        for post, metric in pairs
+    ]
 
 
 def _served_series(store, query, pairs, post_ids, codes) -> list[Served]:

@@ -50,12 +50,37 @@ class Timeline:
         return cls(hour_keys, days, profile)
 
 
+_TIME_LEVELS = frozenset({spec.ENGAGEMENT_DAY, spec.ENGAGEMENT_HOUR})
+
+
 def shape(levels: tuple[str, ...], served: list[Served], timeline: Timeline | None) -> dict:
     """One grouping's object; `{}` when nothing is served."""
     if not served:
         return {}
-    whole = slice(0, len(timeline.hour_keys)) if timeline else None
-    return _level(levels, served, timeline, whole, False)
+    if _TIME_LEVELS.isdisjoint(levels):
+        return _entity_tree(levels, served)
+    return _level(levels, served, timeline, slice(0, len(timeline.hour_keys)), False)
+
+
+def _entity_tree(levels: tuple[str, ...], served: list[Served]) -> dict:
+    """Groupings of posts and metrics only: one pass, summing into nested dicts."""
+    by_post = [level == spec.TWEET_ID for level in levels]
+    *inner, last = by_post
+    root: dict = {}
+    for item in served:
+        node = root
+        for post_level in inner:
+            node = node.setdefault(item.post_id if post_level else item.metric, {})
+        key = item.post_id if last else item.metric
+        values = item.values
+        node[key] = node.get(key, 0) + (values if type(values) is int else sum(values))
+    return _stringify(root, len(levels))
+
+
+def _stringify(node: dict, depth: int) -> dict:
+    if depth == 1:
+        return {key: str(count) for key, count in node.items()}
+    return {key: _stringify(child, depth - 1) for key, child in node.items()}
 
 
 def _level(levels, served, timeline, hours: slice | None, in_day: bool):
