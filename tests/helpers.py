@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psycopg
 import pytest
 import requests
 import uvicorn
@@ -20,6 +23,7 @@ from engagement_api.ingest import ingest_records
 from engagement_api.server import create_app
 from engagement_api.store import AccessToken, App, Store, open_store
 from engagement_api.times import parse_instant
+from pg import PostgresServer
 
 NOW = "2026-11-20T12:30:00Z"
 _keys = itertools.count()
@@ -37,9 +41,32 @@ def clock() -> FrozenClock:
     return FrozenClock(parse_instant(NOW))
 
 
+ENGINES = os.environ.get("ENGAGEMENT_API_TEST_ENGINES", "sqlite,postgresql").split(",")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL per test process; a missing binary fails, never skips."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def store_url(request, tmp_path) -> str:
+    """A fresh, empty store of each engine: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    server = request.getfixturevalue("postgres_server")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    return server.url(schema=schema)
+
+
 @pytest.fixture
-def store(tmp_path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path}/store.db") as opened:
+def store(store_url) -> Iterator[Store]:
+    with open_store(store_url) as opened:
         yield opened
 
 

@@ -24,8 +24,8 @@ def cli(store_url, *args):
 
 
 @pytest.fixture
-def url(tmp_path):
-    return f"sqlite:///{tmp_path}/cli.db"
+def url(store_url):
+    return store_url
 
 
 def test_apps_create_approve_and_list(url):
@@ -104,14 +104,14 @@ def wait_ready(base, process):
     raise AssertionError("server did not come up")
 
 
-def test_serve_demo_prints_curl_lines_that_work(tmp_path):
+def test_serve_demo_prints_curl_lines_that_work(url, tmp_path):
     """The README's first command: the printed curl examples answer real data."""
     port = free_port()
     out = tmp_path / "demo.txt"
     with (
         open(out, "w") as stdout,
         running(
-            ["--store", f"sqlite:///{tmp_path}/demo.db", "serve", "--demo", "--port", str(port)],
+            ["--store", url, "serve", "--demo", "--port", str(port)],
             stdout=stdout,
         ) as process,
     ):
@@ -133,8 +133,7 @@ def test_serve_demo_prints_curl_lines_that_work(tmp_path):
             assert groupings and all(groupings), data  # real, non-empty data
 
 
-def test_serve_with_two_workers_and_a_frozen_clock(tmp_path):
-    url = f"sqlite:///{tmp_path}/w.db"
+def test_serve_with_two_workers_and_a_frozen_clock(url):
     cli(url, "demo")
     port = free_port()
     with running(

@@ -103,8 +103,8 @@ EXPECTED = {
 @pytest.mark.parametrize(
     "writer,suffix", [(write_ndjson, "ndjson"), (write_csv, "csv"), (write_parquet, "parquet")]
 )
-def test_every_format_ingests_the_same_counts(tmp_path, writer, suffix):
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_every_format_ingests_the_same_counts(store_url, tmp_path, writer, suffix):
+    url = store_url
     path = writer(tmp_path / f"data.{suffix}", sample_records())
     result = run(url, "ingest", str(path))
     assert result.exit_code == 0, result.output + result.stderr
@@ -118,8 +118,8 @@ def test_every_format_ingests_the_same_counts(tmp_path, writer, suffix):
         assert store.find_user("@xdevelopers").id == 2244994945
 
 
-def test_gzip_and_stdin(tmp_path):
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_gzip_and_stdin(store_url, tmp_path):
+    url = store_url
     gz = tmp_path / "data.ndjson.gz"
     gz.write_bytes(
         gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in sample_records()[:4]))
@@ -131,8 +131,8 @@ def test_gzip_and_stdin(tmp_path):
     assert totals(url) == EXPECTED
 
 
-def test_replaying_a_file_counts_nothing_twice(tmp_path):
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_replaying_a_file_counts_nothing_twice(store_url, tmp_path):
+    url = store_url
     path = write_ndjson(tmp_path / "data.ndjson", sample_records())
     assert run(url, "ingest", str(path)).exit_code == 0
     again = run(url, "ingest", str(path))
@@ -141,8 +141,8 @@ def test_replaying_a_file_counts_nothing_twice(tmp_path):
     assert totals(url) == EXPECTED
 
 
-def test_an_interrupted_ingest_resumes_chunk_by_chunk(tmp_path):
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_an_interrupted_ingest_resumes_chunk_by_chunk(store_url, tmp_path):
+    url = store_url
     path = write_ndjson(tmp_path / "data.ndjson", sample_records())
     clock = FrozenClock(parse_instant(NOW))
 
@@ -224,8 +224,8 @@ BAD_LINES = [
 ]
 
 
-def test_bad_records_are_reported_by_line_and_the_rest_applied(tmp_path):
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_bad_records_are_reported_by_line_and_the_rest_applied(store_url, tmp_path):
+    url = store_url
     lines = [json.dumps(r) for r in sample_records()]
     lines[2:2] = [text for text, _ in BAD_LINES]
     path = tmp_path / "mixed.ndjson"
@@ -241,8 +241,8 @@ def test_bad_records_are_reported_by_line_and_the_rest_applied(tmp_path):
     assert totals(url) == EXPECTED
 
 
-def test_an_event_before_its_post_in_the_input_is_rejected(tmp_path):
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_an_event_before_its_post_in_the_input_is_rejected(store_url, tmp_path):
+    url = store_url
     records = sample_records()
     path = write_ndjson(tmp_path / "order.ndjson", [records[2], *records])
     result = run(url, "ingest", str(path))
@@ -250,8 +250,8 @@ def test_an_event_before_its_post_in_the_input_is_rejected(tmp_path):
     assert "line 1: post 1260294888811347969 is neither stored nor earlier" in result.stderr
 
 
-def test_a_later_post_record_updates_the_post(tmp_path):
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_a_later_post_record_updates_the_post(store_url, tmp_path):
+    url = store_url
     write_ndjson(tmp_path / "a.ndjson", sample_records())
     assert run(url, "ingest", str(tmp_path / "a.ndjson")).exit_code == 0
     update = [post(P1, 2244994945, "XDev", deleted=True, protected=True)]
@@ -262,8 +262,8 @@ def test_a_later_post_record_updates_the_post(tmp_path):
         assert store.get_user(2244994945).handle == "XDev"
 
 
-def test_moving_a_post_to_another_video_moves_its_views(tmp_path):
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_moving_a_post_to_another_video_moves_its_views(store_url, tmp_path):
+    url = store_url
     records = [
         post(P1, 1, "a", video_id="v1"),
         post(P2, 2, "b", video_id="v1"),
@@ -278,8 +278,8 @@ def test_moving_a_post_to_another_video_moves_its_views(tmp_path):
         assert store.read_video_totals(["v1", "v2"]) == {"v1": 5, "v2": 7}
 
 
-def test_unreadable_files_fail_and_change_nothing(tmp_path):
-    url = f"sqlite:///{tmp_path}/s.db"
+def test_unreadable_files_fail_and_change_nothing(store_url, tmp_path):
+    url = store_url
     good = write_parquet(tmp_path / "good.parquet", sample_records())
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
@@ -290,9 +290,9 @@ def test_unreadable_files_fail_and_change_nothing(tmp_path):
     assert totals(url) == {}
 
 
-def test_the_installed_console_script(tmp_path):
+def test_the_installed_console_script(store_url, tmp_path):
     """The real `engagement-api` executable, as a user runs it."""
-    url = f"sqlite:///{tmp_path}/s.db"
+    url = store_url
     path = write_ndjson(tmp_path / "data.ndjson", sample_records())
     done = subprocess.run(
         ["engagement-api", "--store", url, "--now", NOW, "ingest", str(path)],

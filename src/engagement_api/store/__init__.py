@@ -1,4 +1,7 @@
-"""Store URLs -> store engines. `sqlite:///relative.db`, `sqlite:////absolute/path.db`."""
+"""Store URLs -> store engines.
+
+`sqlite:///relative.db`, `sqlite:////absolute/path.db`, `postgresql://user@host:port/db`.
+"""
 
 from __future__ import annotations
 
@@ -42,9 +45,13 @@ def open_store(url: str) -> Store:
             raise ValueError(f"Unsupported SQLite URL {url!r}: use sqlite:///path/to/file.db")
         return SQLiteStore(rest[3:], url)
     if url.startswith(("postgresql:", "postgres:")):
-        raise ValueError("The PostgreSQL engine is not part of this build yet")
+        from .postgres import PostgresStore
+
+        return PostgresStore(url)
     if "://" not in url:
         from .sqlite import SQLiteStore
 
         return SQLiteStore(url, f"sqlite:///{url}")
-    raise ValueError(f"Unsupported store URL {url!r}: use sqlite:///path/to/file.db")
+    raise ValueError(
+        f"Unsupported store URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
+    )

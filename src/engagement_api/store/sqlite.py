@@ -8,28 +8,15 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 
 from ..spec import METRIC_BY_NAME
 from .base import AccessToken, App, Batch, Post, SchemaError, Store, User
+from .migrations import latest, migrations, too_new
 
 VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
 _CHUNK = 900  # ids per IN (...) list
 _PRUNE_EVERY = 2048  # nonce / request-count writes between clean-ups
-
-
-def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files(__package__) / "schema"
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if name.startswith("sqlite_") and name.endswith(".sql"):
-            found.append((int(name[7:11]), entry.read_text()))
-    return sorted(found)
-
-
-LATEST_SCHEMA = _migrations()[-1][0]
 
 
 def _marks(n: int) -> str:
@@ -77,16 +64,12 @@ class SQLiteStore(Store):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 current = self.schema_version()
-                if current > LATEST_SCHEMA:
-                    raise SchemaError(
-                        f"{self.url} has schema version {current}; this engagement-api knows "
-                        f"versions up to {LATEST_SCHEMA}. Upgrade engagement-api."
-                    )
-                for version, script in _migrations():
+                if current > latest("sqlite"):
+                    raise SchemaError(too_new(self.url, current, "sqlite"))
+                for version, statements in migrations("sqlite"):
                     if version > current:
-                        for statement in script.split(";\n"):
-                            if statement.strip():
-                                self._db.execute(statement)
+                        for statement in statements:
+                            self._db.execute(statement)
                         self._db.execute(
                             "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
                             "ON CONFLICT(key) DO UPDATE SET value=excluded.value",

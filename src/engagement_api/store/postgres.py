@@ -1,0 +1,367 @@
+"""The PostgreSQL engine: the same interface as SQLite, laid out for Citus (docs/scaling.md).
+
+Ingest batches load their rolled-up rows with COPY into a temporary staging table and apply
+them with one upsert per table, in one transaction with the batch key.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+import psycopg
+
+from ..spec import METRIC_BY_NAME
+from .base import AccessToken, App, Batch, Post, SchemaError, Store, User
+from .migrations import latest, migrations, too_new
+
+VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
+_MIGRATION_LOCK = 0x656E6761  # pg_advisory_xact_lock key: one migrating process at a time
+_PRUNE_EVERY = 2048
+_POST_COLUMNS = "id, author_id, created_ms, protected, deleted, video_id"
+_APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit"
+
+
+class PostgresStore(Store):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self._db = psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as error:
+            raise ValueError(f"cannot connect to {url}: {error}".strip()) from None
+        self._lock = threading.RLock()
+        self._writes = 0
+        self._migrate()
+
+    # -- schema ------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        if self._db.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+            return 0
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        with self._lock, self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            current = self.schema_version()
+            if current > latest("postgresql"):
+                raise SchemaError(too_new(self.url, current, "postgresql"))
+            for version, statements in migrations("postgresql"):
+                if version > current:
+                    for statement in statements:
+                        self._db.execute(statement)
+                    self._db.execute(
+                        "INSERT INTO meta(key, value) VALUES('schema_version', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                        (str(version),),
+                    )
+
+    # -- ingest ------------------------------------------------------------------------
+    def batch_applied(self, key: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM batches WHERE key=%s", (key,)).fetchone()
+        return row is not None
+
+    def apply_batch(self, batch: Batch) -> bool:
+        with self._lock:
+            try:
+                with self._db.transaction():
+                    claimed = self._db.execute(
+                        "INSERT INTO batches(key, applied_at, records) VALUES(%s,%s,%s) "
+                        "ON CONFLICT (key) DO NOTHING RETURNING key",
+                        (batch.key, int(time.time()), batch.records),
+                    ).fetchone()
+                    if claimed is None:
+                        raise _AlreadyApplied
+                    self._upsert_users(batch.users)
+                    self._upsert_posts(batch.posts)
+                    self._add_counts(batch.hourly)
+            except _AlreadyApplied:
+                return False
+        return True
+
+    def _upsert_users(self, users: Mapping[int, str]) -> None:
+        if users:
+            with self._db.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO users(id, handle) VALUES(%s,%s) "
+                    "ON CONFLICT (id) DO UPDATE SET handle=excluded.handle",
+                    list(users.items()),
+                )
+
+    def _upsert_posts(self, posts: Mapping[int, Post]) -> None:
+        if not posts:
+            return
+        ids = list(posts)
+        old_videos = dict(
+            self._db.execute(
+                "SELECT id, video_id FROM posts WHERE id = ANY(%s::bigint[]) FOR UPDATE", (ids,)
+            ).fetchall()
+        )
+        moved = [
+            p.id for p in posts.values() if p.id in old_videos and old_videos[p.id] != p.video_id
+        ]
+        moves: dict[str | None, int] = defaultdict(int)
+        if moved:
+            for post_id, count in self._db.execute(
+                "SELECT post_id, count FROM post_totals WHERE post_id = ANY(%s::bigint[]) "
+                "AND metric = %s",
+                (moved, VIDEO_VIEWS),
+            ):
+                moves[old_videos[post_id]] -= count
+                moves[posts[post_id].video_id] += count
+        with self._db.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO posts({_POST_COLUMNS}) VALUES(%s,%s,%s,%s,%s,%s) "
+                "ON CONFLICT (id) DO UPDATE SET author_id=excluded.author_id, "
+                "created_ms=excluded.created_ms, protected=excluded.protected, "
+                "deleted=excluded.deleted, video_id=excluded.video_id",
+                [
+                    (p.id, p.author_id, p.created_ms, p.protected, p.deleted, p.video_id)
+                    for p in posts.values()
+                ],
+            )
+        self._add_video_totals({v: n for v, n in moves.items() if v is not None and n})
+
+    def _add_counts(self, hourly: Mapping[tuple[int, int, int], int]) -> None:
+        if not hourly:
+            return
+        db = self._db
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_hourly (post_id BIGINT, metric SMALLINT, "
+            "hour INTEGER, count BIGINT) ON COMMIT DELETE ROWS"
+        )
+        with (
+            db.cursor() as cursor,
+            cursor.copy("COPY stage_hourly (post_id, metric, hour, count) FROM STDIN") as copy,
+        ):
+            for (post_id, metric, hour), count in hourly.items():
+                copy.write_row((post_id, metric, hour, count))
+        db.execute(
+            "INSERT INTO post_hourly (post_id, metric, hour, count) "
+            "SELECT post_id, metric, hour, count FROM stage_hourly "
+            "ON CONFLICT (post_id, metric, hour) DO UPDATE "
+            "SET count = post_hourly.count + excluded.count"
+        )
+        db.execute(
+            "INSERT INTO post_totals (post_id, metric, count) "
+            "SELECT post_id, metric, sum(count) FROM stage_hourly GROUP BY post_id, metric "
+            "ON CONFLICT (post_id, metric) DO UPDATE SET count = post_totals.count + excluded.count"
+        )
+        db.execute(
+            "INSERT INTO video_totals (video_id, count) "
+            "SELECT p.video_id, sum(s.count) FROM stage_hourly s JOIN posts p ON p.id = s.post_id "
+            "WHERE s.metric = %s AND p.video_id IS NOT NULL GROUP BY p.video_id "
+            "ON CONFLICT (video_id) DO UPDATE SET count = video_totals.count + excluded.count",
+            (VIDEO_VIEWS,),
+        )
+
+    def _add_video_totals(self, per_video: Mapping[str, int]) -> None:
+        if per_video:
+            with self._db.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO video_totals(video_id, count) VALUES(%s,%s) "
+                    "ON CONFLICT (video_id) DO UPDATE SET count = video_totals.count + "
+                    "excluded.count",
+                    list(per_video.items()),
+                )
+
+    # -- reads for the endpoints -------------------------------------------------------
+    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_POST_COLUMNS} FROM posts WHERE id = ANY(%s::bigint[])", (list(ids),)
+            ).fetchall()
+        return {r[0]: Post(*r) for r in rows}
+
+    def recent_posts(self, limit: int, author_id: int | None = None) -> list[Post]:
+        where, args = ("WHERE author_id=%s", (author_id, limit)) if author_id else ("", (limit,))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_POST_COLUMNS} FROM posts {where} ORDER BY id DESC LIMIT %s", args
+            ).fetchall()
+        return [Post(*r) for r in rows]
+
+    def read_totals(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int]
+    ) -> dict[tuple[int, int], int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT post_id, metric, count FROM post_totals "
+                "WHERE post_id = ANY(%s::bigint[]) AND metric = ANY(%s::smallint[])",
+                (list(post_ids), list(metric_codes)),
+            ).fetchall()
+        return {(p, m): n for p, m, n in rows}
+
+    def read_video_totals(self, video_ids: Iterable[str]) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT video_id, count FROM video_totals WHERE video_id = ANY(%s::text[])",
+                (list(dict.fromkeys(video_ids)),),
+            ).fetchall()
+        return dict(rows)
+
+    def read_hourly(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int], start_hour: int, end_hour: int
+    ) -> list[tuple[int, int, int, int]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT post_id, metric, hour, count FROM post_hourly "
+                "WHERE post_id = ANY(%s::bigint[]) AND metric = ANY(%s::smallint[]) "
+                "AND hour >= %s AND hour < %s",
+                (list(post_ids), list(metric_codes), start_hour, end_hour),
+            ).fetchall()
+
+    # -- users, apps, tokens -----------------------------------------------------------
+    def get_user(self, user_id: int) -> User | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, handle FROM users WHERE id=%s", (user_id,)
+            ).fetchone()
+        return User(*row) if row else None
+
+    def upsert_user(self, user: User) -> None:
+        with self._lock:
+            self._upsert_users({user.id: user.handle})
+
+    def find_user(self, handle: str) -> User | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, handle FROM users WHERE lower(handle)=lower(%s) ORDER BY id LIMIT 1",
+                (handle.removeprefix("@"),),
+            ).fetchone()
+        return User(*row) if row else None
+
+    def create_app(
+        self, name: str, consumer_key: str, consumer_secret: str, approved: bool, rate_limit: int
+    ) -> App:
+        with self._lock:
+            (app_id,) = self._db.execute(
+                "INSERT INTO apps(name, consumer_key, consumer_secret, approved, rate_limit, "
+                "created_at) VALUES(%s,%s,%s,%s,%s,%s) RETURNING id",
+                (name, consumer_key, consumer_secret, approved, rate_limit, int(time.time())),
+            ).fetchone()
+        return App(app_id, name, consumer_key, consumer_secret, approved, rate_limit)
+
+    def _app(self, where: str, value: object) -> App | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_APP_COLUMNS} FROM apps WHERE {where}=%s", (value,)
+            ).fetchone()
+        return App(*row) if row else None
+
+    def get_app(self, app_id: int) -> App | None:
+        return self._app("id", app_id)
+
+    def get_app_by_key(self, consumer_key: str) -> App | None:
+        return self._app("consumer_key", consumer_key)
+
+    def list_apps(self) -> list[App]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_APP_COLUMNS} FROM apps ORDER BY id").fetchall()
+        return [App(*r) for r in rows]
+
+    def set_app_approved(self, app_id: int, approved: bool) -> bool:
+        with self._lock:
+            cursor = self._db.execute("UPDATE apps SET approved=%s WHERE id=%s", (approved, app_id))
+        return cursor.rowcount == 1
+
+    def create_access_token(self, token: AccessToken) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO access_tokens(token, secret, app_id, user_id, created_at) "
+                "VALUES(%s,%s,%s,%s,%s)",
+                (token.token, token.secret, token.app_id, token.user_id, int(time.time())),
+            )
+
+    def get_access_token(self, token: str) -> AccessToken | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT token, secret, app_id, user_id FROM access_tokens WHERE token=%s",
+                (token,),
+            ).fetchone()
+        return AccessToken(*row) if row else None
+
+    def add_bearer_token(self, token_hash: str, app_id: int, now: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO bearer_tokens(token_hash, app_id, created_at) VALUES(%s,%s,%s)",
+                (token_hash, app_id, now),
+            )
+
+    def bearer_token_app(self, token_hash: str) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT app_id FROM bearer_tokens WHERE token_hash=%s AND revoked_at IS NULL",
+                (token_hash,),
+            ).fetchone()
+        return row[0] if row else None
+
+    def revoke_bearer_token(self, token_hash: str, app_id: int, now: int) -> bool:
+        with self._lock:
+            found = self._db.execute(
+                "UPDATE bearer_tokens SET revoked_at = coalesce(revoked_at, %s) "
+                "WHERE token_hash=%s AND app_id=%s RETURNING 1",
+                (now, token_hash, app_id),
+            ).fetchone()
+        return found is not None
+
+    # -- per-request bookkeeping -------------------------------------------------------
+    def remember_nonce(self, consumer_key: str, nonce: str, now: int, ttl: int) -> bool:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO nonces(consumer_key, nonce, seen_at) VALUES(%s,%s,%s) "
+                "ON CONFLICT (consumer_key, nonce) DO UPDATE SET seen_at=excluded.seen_at "
+                "WHERE nonces.seen_at < %s",
+                (consumer_key, nonce, now, now - ttl),
+            )
+            self._maybe_prune(now)
+        return cursor.rowcount == 1
+
+    def count_request(self, app_id: int, minute: int) -> int:
+        with self._lock:
+            (count,) = self._db.execute(
+                "INSERT INTO request_counts(app_id, minute, count) VALUES(%s,%s,1) "
+                "ON CONFLICT (app_id, minute) DO UPDATE SET count = request_counts.count + 1 "
+                "RETURNING count",
+                (app_id, minute),
+            ).fetchone()
+            self._maybe_prune(minute * 60)
+        return count
+
+    def _maybe_prune(self, now: int) -> None:
+        self._writes += 1
+        if self._writes % _PRUNE_EVERY == 0:
+            self._db.execute("DELETE FROM nonces WHERE seen_at < %s", (now - 600,))
+            self._db.execute("DELETE FROM request_counts WHERE minute < %s", (now // 60 - 10,))
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=%s", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES(%s,%s) "
+                "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+
+    def counts(self) -> Mapping[str, int]:
+        with self._lock:
+            return {
+                table: self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("users", "posts", "post_hourly", "apps", "batches")
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _AlreadyApplied(Exception):
+    """Rolls back a batch whose key another ingest has applied."""
