@@ -15,6 +15,7 @@ import psycopg
 import pytest
 import requests
 import uvicorn
+from pg import PostgresServer
 from requests_oauthlib import OAuth1
 
 from engagement_api.auth import bearer, credentials
@@ -23,7 +24,6 @@ from engagement_api.ingest import ingest_records
 from engagement_api.server import create_app
 from engagement_api.store import AccessToken, App, Store, open_store
 from engagement_api.times import parse_instant
-from pg import PostgresServer
 
 NOW = "2026-11-20T12:30:00Z"
 _keys = itertools.count()

@@ -270,10 +270,11 @@ def test_moving_a_post_to_another_video_moves_its_views(store_url, tmp_path):
         event(P1, "video_views", "2020-05-13T00:00:00Z", 5),
         event(P2, "video_views", "2020-05-13T00:00:00Z", 7),
     ]
-    run(url, "ingest", str(write_ndjson(tmp_path / "a.ndjson", records)))
+    assert run(url, "ingest", str(write_ndjson(tmp_path / "a.ndjson", records))).exit_code == 0
     with open_store(url) as store:
         assert store.read_video_totals(["v1"]) == {"v1": 12}
-    run(url, "ingest", str(write_ndjson(tmp_path / "b.ndjson", [post(P2, 2, "b", video_id="v2")])))
+    moved = [post(P2, 2, "b", video_id="v2")]
+    assert run(url, "ingest", str(write_ndjson(tmp_path / "b.ndjson", moved))).exit_code == 0
     with open_store(url) as store:
         assert store.read_video_totals(["v1", "v2"]) == {"v1": 5, "v2": 7}
 

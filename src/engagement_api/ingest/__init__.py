@@ -16,6 +16,7 @@ from ..clock import Clock
 from ..ids import snowflake_ms
 from ..spec import METRIC_BY_NAME, NON_INTERACTION_EVENTS, OTHER_EVENT
 from ..store import Batch, Post, Store
+from ..store.base import MAX_COUNT
 from ..times import format_instant
 from .readers import CHUNK_RECORDS, Chunk, read_chunks
 from .records import EventRecord, PostRecord, Rejected, parse_record
@@ -23,7 +24,6 @@ from .records import EventRecord, PostRecord, Rejected, parse_record
 __all__ = ["IngestSummary", "Rejected", "ingest_records", "ingest_source"]
 
 ENGAGEMENTS = METRIC_BY_NAME["engagements"].code
-MAX_COUNT = 2**53  # a count beyond any real platform, and still exact everywhere
 
 
 @dataclass(slots=True)
@@ -107,7 +107,7 @@ def _apply_chunk(
                 summary.events += 1
         except Rejected as error:
             reject(line, str(error))
-    batch.hourly = hourly
+    batch.hourly = {key: min(count, MAX_COUNT) for key, count in hourly.items()}
     if not store.apply_batch(batch):  # another ingest applied the same content meanwhile
         return IngestSummary(records=summary.records, already_ingested=summary.records)
     summary.rejected = len(rejections)
@@ -139,8 +139,6 @@ def _merge(stored: Post | None, record: PostRecord) -> Post:
 def _check_event(post: Post | None, event: EventRecord, now: float) -> None:
     if post is None:
         raise Rejected(f"post {event.post_id} is neither stored nor earlier in the input")
-    if event.count > MAX_COUNT:
-        raise Rejected(f"count {event.count} is larger than {MAX_COUNT}")
     if event.at > now:
         raise Rejected(f"at {format_instant(event.at)} is later than now ({format_instant(now)})")
     if event.at * 1000 < post.created_ms:

@@ -11,6 +11,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+MAX_COUNT = 2**63 - 1  # counts saturate here instead of overflowing a 64-bit column
+
+
+def add_sql(table: str, larger: str = "max") -> str:
+    """`count + excluded.count` for an upsert into `table`, saturating at MAX_COUNT.
+
+    `larger` names the engine's two-argument maximum (`max` in SQLite, `greatest` in
+    PostgreSQL); negative deltas (a post moving to another video) never saturate.
+    """
+    headroom = f"{MAX_COUNT} - {larger}(excluded.count, 0)"
+    return (
+        f"CASE WHEN {table}.count > {headroom} THEN {MAX_COUNT} "
+        f"ELSE {table}.count + excluded.count END"
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Post:
@@ -97,6 +112,20 @@ class Store(ABC):
     @abstractmethod
     def recent_posts(self, limit: int, author_id: int | None = None) -> list[Post]:
         """The newest posts by id (snowflakes grow with time), optionally of one author."""
+
+    @abstractmethod
+    def latest_event_hour(self) -> int | None:
+        """The latest hour holding any ingested event (kept up to date by apply_batch)."""
+
+    @abstractmethod
+    def read_counts_since(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int], from_hour: int
+    ) -> dict[tuple[int, int], int]:
+        """Counts per (post, metric) of the hours from `from_hour` on."""
+
+    @abstractmethod
+    def read_video_counts_since(self, video_ids: Iterable[str], from_hour: int) -> dict[str, int]:
+        """Video views per video, over every post carrying it, of the hours from `from_hour` on."""
 
     # -- users, apps, tokens -------------------------------------------------------------
     @abstractmethod

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import psycopg
 
 from ..spec import METRIC_BY_NAME
-from .base import AccessToken, App, Batch, Post, SchemaError, Store, User
+from .base import MAX_COUNT, AccessToken, App, Batch, Post, SchemaError, Store, User, add_sql
 from .migrations import latest, migrations, too_new
 
 VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
@@ -78,6 +78,7 @@ class PostgresStore(Store):
                     self._upsert_users(batch.users)
                     self._upsert_posts(batch.posts)
                     self._add_counts(batch.hourly)
+                    self._note_latest_hour(batch.hourly)
             except _AlreadyApplied:
                 return False
         return True
@@ -143,29 +144,42 @@ class PostgresStore(Store):
             "INSERT INTO post_hourly (post_id, metric, hour, count) "
             "SELECT post_id, metric, hour, count FROM stage_hourly "
             "ON CONFLICT (post_id, metric, hour) DO UPDATE "
-            "SET count = post_hourly.count + excluded.count"
+            "SET count = " + add_sql("post_hourly", "greatest")
         )
         db.execute(
             "INSERT INTO post_totals (post_id, metric, count) "
-            "SELECT post_id, metric, sum(count) FROM stage_hourly GROUP BY post_id, metric "
-            "ON CONFLICT (post_id, metric) DO UPDATE SET count = post_totals.count + excluded.count"
+            f"SELECT post_id, metric, least(sum(count), {MAX_COUNT})::bigint FROM stage_hourly "
+            "GROUP BY post_id, metric "
+            "ON CONFLICT (post_id, metric) DO UPDATE SET count = "
+            + add_sql("post_totals", "greatest")
         )
         db.execute(
             "INSERT INTO video_totals (video_id, count) "
-            "SELECT p.video_id, sum(s.count) FROM stage_hourly s JOIN posts p ON p.id = s.post_id "
+            f"SELECT p.video_id, least(sum(s.count), {MAX_COUNT})::bigint FROM stage_hourly s "
+            "JOIN posts p ON p.id = s.post_id "
             "WHERE s.metric = %s AND p.video_id IS NOT NULL GROUP BY p.video_id "
-            "ON CONFLICT (video_id) DO UPDATE SET count = video_totals.count + excluded.count",
+            "ON CONFLICT (video_id) DO UPDATE SET count = " + add_sql("video_totals", "greatest"),
             (VIDEO_VIEWS,),
         )
+
+    def _note_latest_hour(self, hourly: Mapping[tuple[int, int, int], int]) -> None:
+        if hourly:
+            latest = max(hour for _, _, hour in hourly)
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES('latest_event_hour', %s) "
+                "ON CONFLICT (key) DO UPDATE SET value=excluded.value "
+                "WHERE meta.value::bigint < excluded.value::bigint",
+                (str(latest),),
+            )
 
     def _add_video_totals(self, per_video: Mapping[str, int]) -> None:
         if per_video:
             with self._db.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO video_totals(video_id, count) VALUES(%s,%s) "
-                    "ON CONFLICT (video_id) DO UPDATE SET count = video_totals.count + "
-                    "excluded.count",
-                    list(per_video.items()),
+                    "ON CONFLICT (video_id) DO UPDATE SET count = "
+                    + add_sql("video_totals", "greatest"),
+                    [(video, min(n, MAX_COUNT)) for video, n in per_video.items()],
                 )
 
     # -- reads for the endpoints -------------------------------------------------------
@@ -213,6 +227,32 @@ class PostgresStore(Store):
                 "AND hour >= %s AND hour < %s",
                 (list(post_ids), list(metric_codes), start_hour, end_hour),
             ).fetchall()
+
+    def latest_event_hour(self) -> int | None:
+        value = self.get_meta("latest_event_hour")
+        return int(value) if value is not None else None
+
+    def read_counts_since(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int], from_hour: int
+    ) -> dict[tuple[int, int], int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT post_id, metric, sum(count)::bigint FROM post_hourly "
+                "WHERE post_id = ANY(%s::bigint[]) AND metric = ANY(%s::smallint[]) "
+                "AND hour >= %s GROUP BY post_id, metric",
+                (list(post_ids), list(metric_codes), from_hour),
+            ).fetchall()
+        return {(p, m): n for p, m, n in rows}
+
+    def read_video_counts_since(self, video_ids: Iterable[str], from_hour: int) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.video_id, sum(h.count)::bigint FROM posts p JOIN post_hourly h "
+                "ON h.post_id = p.id AND h.metric = %s AND h.hour >= %s "
+                "WHERE p.video_id = ANY(%s::text[]) GROUP BY p.video_id",
+                (VIDEO_VIEWS, from_hour, list(dict.fromkeys(video_ids))),
+            ).fetchall()
+        return dict(rows)
 
     # -- users, apps, tokens -----------------------------------------------------------
     def get_user(self, user_id: int) -> User | None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ..spec import METRIC_BY_NAME
-from .base import AccessToken, App, Batch, Post, SchemaError, Store, User
+from .base import MAX_COUNT, AccessToken, App, Batch, Post, SchemaError, Store, User, add_sql
 from .migrations import latest, migrations, too_new
 
 VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
@@ -96,6 +96,7 @@ class SQLiteStore(Store):
                 self._upsert_users(batch.users)
                 self._upsert_posts(batch.posts)
                 self._add_counts(batch.hourly)
+                self._note_latest_hour(batch.hourly)
                 db.execute(
                     "INSERT INTO batches(key, applied_at, records) VALUES(?,?,?)",
                     (batch.key, int(time.time()), batch.records),
@@ -151,7 +152,7 @@ class SQLiteStore(Store):
             return
         self._db.executemany(
             "INSERT INTO post_hourly(post_id, metric, hour, count) VALUES(?,?,?,?) "
-            "ON CONFLICT(post_id, metric, hour) DO UPDATE SET count=count+excluded.count",
+            "ON CONFLICT(post_id, metric, hour) DO UPDATE SET count=" + add_sql("post_hourly"),
             ((p, m, h, n) for (p, m, h), n in hourly.items()),
         )
         totals: dict[tuple[int, int], int] = defaultdict(int)
@@ -159,8 +160,8 @@ class SQLiteStore(Store):
             totals[post_id, metric] += n
         self._db.executemany(
             "INSERT INTO post_totals(post_id, metric, count) VALUES(?,?,?) "
-            "ON CONFLICT(post_id, metric) DO UPDATE SET count=count+excluded.count",
-            ((p, m, n) for (p, m), n in totals.items()),
+            "ON CONFLICT(post_id, metric) DO UPDATE SET count=" + add_sql("post_totals"),
+            ((p, m, min(n, MAX_COUNT)) for (p, m), n in totals.items()),
         )
         video_posts = [p for (p, m) in totals if m == VIDEO_VIEWS]
         if video_posts:
@@ -174,11 +175,21 @@ class SQLiteStore(Store):
                     per_video[video_id] += totals[post_id, VIDEO_VIEWS]
             self._add_video_totals(per_video)
 
+    def _note_latest_hour(self, hourly: Mapping[tuple[int, int, int], int]) -> None:
+        if hourly:
+            latest = max(hour for _, _, hour in hourly)
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES('latest_event_hour', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value "
+                "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                (str(latest),),
+            )
+
     def _add_video_totals(self, per_video: Mapping[str, int]) -> None:
         self._db.executemany(
             "INSERT INTO video_totals(video_id, count) VALUES(?,?) "
-            "ON CONFLICT(video_id) DO UPDATE SET count=count+excluded.count",
-            per_video.items(),
+            "ON CONFLICT(video_id) DO UPDATE SET count=" + add_sql("video_totals"),
+            ((video, min(n, MAX_COUNT)) for video, n in per_video.items()),
         )
 
     # -- reads for the endpoints -------------------------------------------------------
@@ -247,6 +258,41 @@ class SQLiteStore(Store):
                         f"WHERE post_id IN ({_marks(len(chunk))}) "
                         f"AND metric IN ({_marks(len(metric_codes))}) AND hour >= ? AND hour < ?",
                         (*chunk, *metric_codes, start_hour, end_hour),
+                    ).fetchall()
+                )
+        return out
+
+    def latest_event_hour(self) -> int | None:
+        value = self.get_meta("latest_event_hour")
+        return int(value) if value is not None else None
+
+    def read_counts_since(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int], from_hour: int
+    ) -> dict[tuple[int, int], int]:
+        out: dict[tuple[int, int], int] = {}
+        with self._lock:
+            for chunk in _chunks(list(post_ids)):
+                rows = self._db.execute(
+                    "SELECT post_id, metric, sum(count) FROM post_hourly "
+                    f"WHERE post_id IN ({_marks(len(chunk))}) "
+                    f"AND metric IN ({_marks(len(metric_codes))}) AND hour >= ? "
+                    "GROUP BY post_id, metric",
+                    (*chunk, *metric_codes, from_hour),
+                )
+                out.update(((p, m), n) for p, m, n in rows)
+        return out
+
+    def read_video_counts_since(self, video_ids: Iterable[str], from_hour: int) -> dict[str, int]:
+        videos = list(dict.fromkeys(video_ids))
+        out: dict[str, int] = {}
+        with self._lock:
+            for chunk in _chunks(videos):
+                out.update(
+                    self._db.execute(
+                        "SELECT p.video_id, sum(h.count) FROM posts p JOIN post_hourly h "
+                        "ON h.post_id = p.id AND h.metric = ? AND h.hour >= ? "
+                        f"WHERE p.video_id IN ({_marks(len(chunk))}) GROUP BY p.video_id",
+                        (VIDEO_VIEWS, from_hour, *chunk),
                     ).fetchall()
                 )
         return out

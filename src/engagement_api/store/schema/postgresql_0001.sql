@@ -20,6 +20,7 @@ CREATE TABLE posts (
     deleted    BOOLEAN NOT NULL DEFAULT FALSE,
     video_id   TEXT
 );
+CREATE INDEX posts_video ON posts (video_id) WHERE video_id IS NOT NULL;
 
 CREATE TABLE post_hourly (
     post_id BIGINT NOT NULL,

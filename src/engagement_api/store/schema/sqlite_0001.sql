@@ -20,6 +20,7 @@ CREATE TABLE posts (
     deleted    INTEGER NOT NULL DEFAULT 0,
     video_id   TEXT
 );
+CREATE INDEX posts_video ON posts (video_id) WHERE video_id IS NOT NULL;
 
 CREATE TABLE post_hourly (
     post_id INTEGER NOT NULL,
