@@ -15,6 +15,9 @@ import psycopg
 import pytest
 import requests
 import uvicorn
+from oauthlib.oauth1 import Client
+from oauthlib.oauth1.rfc5849 import signature as rfc5849
+from oauthlib.oauth1.rfc5849.utils import escape
 from pg import PostgresServer
 from requests_oauthlib import OAuth1
 
@@ -284,3 +287,27 @@ def body(ids, metrics, groupings=None, **extra) -> dict:
         "groupings": groupings or {"g": {"group_by": ["tweet.id", "engagement.type"]}},
         **extra,
     }
+
+
+def signed_header(url, consumer, token, extra=(), scheme_url=None, version="1.0"):
+    """An Authorization header built with oauthlib's primitives, with extra oauth_* params."""
+    params = [
+        ("oauth_consumer_key", consumer.consumer_key),
+        ("oauth_nonce", uuid.uuid4().hex),
+        ("oauth_signature_method", "HMAC-SHA1"),
+        ("oauth_timestamp", str(int(time.time()))),
+        ("oauth_token", token.token),
+        ("oauth_version", version),
+        *extra,
+    ]
+    base = rfc5849.signature_base_string(
+        "POST", rfc5849.base_string_uri(scheme_url or url), rfc5849.normalize_parameters(params)
+    )
+    client = Client(
+        consumer.consumer_key,
+        client_secret=consumer.consumer_secret,
+        resource_owner_secret=token.secret,
+    )
+    sig = rfc5849.sign_hmac_sha1_with_client(base, client)
+    pairs = [*params, ("oauth_signature", sig)]
+    return "OAuth " + ", ".join(f'{k}="{escape(v)}"' for k, v in pairs)

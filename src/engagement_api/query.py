@@ -55,7 +55,9 @@ def parse_query(endpoint: Endpoint, body: bytes, now: float) -> Query:
     groupings = _groupings(endpoint, document.get("groupings"))
     window = None
     if endpoint.takes_window:
-        window = historical_window(document.get("start"), document.get("end"), now)
+        window = historical_window(
+            document.get("start"), document.get("end"), now, "start" in document, "end" in document
+        )
     elif endpoint.timeseries:
         window = window_28hr(now)
     return Query(endpoint, ids, metrics, groupings, window)
@@ -152,10 +154,16 @@ def window_28hr(now: float) -> Window:
     return Window(current - spec.WINDOW_28HR_HOURS * spec.HOUR, current + spec.HOUR)
 
 
-def historical_window(raw_start: object, raw_end: object, now: float) -> Window:
+def historical_window(
+    raw_start: object,
+    raw_end: object,
+    now: float,
+    document_has_start: bool = False,
+    document_has_end: bool = False,
+) -> Window:
     """The /historical window: rounding, defaults and limits of RULES.md section 6."""
-    start = _instant("start", raw_start)
-    end = _instant("end", raw_end)
+    start = _instant("start", raw_start, document_has_start)
+    end = _instant("end", raw_end, document_has_end)
     latest_end = floor_hour(now) + spec.HOUR
     if end is not None and end > now:
         raise bad_request("end must not be in the future")
@@ -179,8 +187,8 @@ def historical_window(raw_start: object, raw_end: object, now: float) -> Window:
     return Window(window_start, window_end)
 
 
-def _instant(field: str, raw: object) -> float | None:
-    if raw is None:
+def _instant(field: str, raw: object, given: bool) -> float | None:
+    if raw is None and not given:
         return None
     if not isinstance(raw, str):
         raise bad_request(f"{field} must be a date string")

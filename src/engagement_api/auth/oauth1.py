@@ -51,7 +51,7 @@ def verify(store: Store, request: SignedRequest, wall_now: float) -> Principal:
     if oauth["oauth_signature_method"] != "HMAC-SHA1":
         raise unauthorized(Messages.BAD_SIGNATURE_METHOD)
     if oauth.get("oauth_version", "1.0") != "1.0":
-        raise unauthorized(Messages.BAD_OAUTH_VERSION)
+        raise unauthorized(Messages.MALFORMED_HEADER)
     nonce = oauth["oauth_nonce"]
     if len(nonce) > 255:
         raise unauthorized(Messages.MALFORMED_HEADER)
@@ -69,10 +69,10 @@ def verify(store: Store, request: SignedRequest, wall_now: float) -> Principal:
     )
     if app is None:
         raise unauthorized(Messages.UNKNOWN_CONSUMER)
-    try:
-        timestamp = int(oauth["oauth_timestamp"])
-    except ValueError:
-        raise unauthorized(Messages.MALFORMED_HEADER) from None
+    raw_timestamp = oauth["oauth_timestamp"]
+    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()):
+        raise unauthorized(Messages.MALFORMED_HEADER)
+    timestamp = int(raw_timestamp)
     if abs(wall_now - timestamp) > OAUTH_TIMESTAMP_WINDOW:
         raise unauthorized(Messages.BAD_TIMESTAMP)
     if token_value and not token_ok:
@@ -82,8 +82,8 @@ def verify(store: Store, request: SignedRequest, wall_now: float) -> Principal:
     body_hash = oauth.get("oauth_body_hash")
     if body_hash is not None:
         expected = base64.b64encode(hashlib.sha1(request.body).digest()).decode()
-        if body_hash != expected:
-            raise unauthorized(Messages.BAD_BODY_HASH)
+        if body_hash != expected:  # the body hash is part of what is signed
+            raise unauthorized(Messages.BAD_SIGNATURE)
     # Only a correctly signed request may spend a nonce.
     if not store.remember_nonce(app.consumer_key, nonce, int(wall_now), NONCE_TTL):
         raise unauthorized(Messages.NONCE_USED)

@@ -119,10 +119,6 @@ def _apply_chunk(
 
 def _merge(stored: Post | None, record: PostRecord) -> Post:
     """A later post record updates the fields it gives and keeps the others."""
-    if stored is not None and stored.author_id != record.author_id:
-        raise Rejected(
-            f"author_id {record.author_id} differs from the post's author {stored.author_id}"
-        )
     if stored is None:
         stored = Post(record.id, record.author_id, snowflake_ms(record.id))
     video_id = stored.video_id if record.video_id is None else (record.video_id or None)

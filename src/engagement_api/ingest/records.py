@@ -91,8 +91,6 @@ def _post(record: dict) -> PostRecord:
     if not isinstance(handle, str) or not handle.strip().removeprefix("@"):
         raise Rejected(f"handle must be a non-empty string, not {handle!r}")
     handle = handle.strip().removeprefix("@")
-    if len(handle) > 50 or any(c.isspace() for c in handle):
-        raise Rejected(f"handle must be at most 50 characters without spaces: {handle!r}")
     created_ms = None
     if record.get("created_at") is not None:
         created_ms = int(_instant(record, "created_at") * 1000)

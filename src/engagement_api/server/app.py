@@ -44,9 +44,11 @@ def create_app(
             headers: dict[str, str] = {}
             try:
                 principal = authenticate(store, _signed(request, raw), wall_clock.now())
+                headers, over_limit = _count_request(store, principal, wall_clock.now())
                 if not principal.app.approved:
                     raise ApiError(403, Messages.APP_NOT_AUTHORIZED)
-                headers = _count_request(store, principal, wall_clock.now())
+                if over_limit:
+                    raise over_limit
                 now = clock.now()
                 query = parse_query(endpoint, decoded_body(request, raw), now)
                 document = answer(store, query, principal, now)
@@ -105,9 +107,11 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error}
     )
+    app.router.redirect_slashes = False  # a 307 would carry no JSON body; answer 404 instead
+    return app
 
 
 def _signed(request: Request, raw: bytes) -> SignedRequest:
@@ -120,14 +124,17 @@ def _signed(request: Request, raw: bytes) -> SignedRequest:
     )
 
 
-def _count_request(store: Store, principal: Principal, wall_now: float) -> dict[str, str]:
+def _count_request(
+    store: Store, principal: Principal, wall_now: float
+) -> tuple[dict[str, str], ApiError | None]:
+    """Count the request against the app's per-minute allowance: headers, and the 429 if over."""
     limit = principal.app.rate_limit
     count = store.count_request(principal.app.id, int(wall_now // 60))
     headers = {spec.LIMIT_HEADER: str(limit), spec.REMAINING_HEADER: str(max(limit - count, 0))}
-    if count > limit:
-        headers["retry-after"] = str(60 - int(wall_now) % 60)
-        raise ApiError(429, Messages.RATE_LIMITED.format(limit=limit), headers=headers)
-    return headers
+    if count <= limit:
+        return headers, None
+    retry = {"retry-after": str(60 - int(wall_now) % 60)}
+    return headers, ApiError(429, Messages.RATE_LIMITED.format(limit=limit), headers=retry)
 
 
 async def _form(request: Request) -> dict[str, str]:

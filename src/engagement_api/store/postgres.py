@@ -24,6 +24,10 @@ _POST_COLUMNS = "id, author_id, created_ms, protected, deleted, video_id"
 _APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit"
 
 
+def _add(table: str) -> str:
+    return add_sql(table, "greatest")
+
+
 class PostgresStore(Store):
     def __init__(self, url: str) -> None:
         self.url = url
@@ -144,21 +148,20 @@ class PostgresStore(Store):
             "INSERT INTO post_hourly (post_id, metric, hour, count) "
             "SELECT post_id, metric, hour, count FROM stage_hourly "
             "ON CONFLICT (post_id, metric, hour) DO UPDATE "
-            "SET count = " + add_sql("post_hourly", "greatest")
+            "SET count = " + _add("post_hourly")
         )
         db.execute(
             "INSERT INTO post_totals (post_id, metric, count) "
             f"SELECT post_id, metric, least(sum(count), {MAX_COUNT})::bigint FROM stage_hourly "
             "GROUP BY post_id, metric "
-            "ON CONFLICT (post_id, metric) DO UPDATE SET count = "
-            + add_sql("post_totals", "greatest")
+            "ON CONFLICT (post_id, metric) DO UPDATE SET count = " + _add("post_totals")
         )
         db.execute(
             "INSERT INTO video_totals (video_id, count) "
             f"SELECT p.video_id, least(sum(s.count), {MAX_COUNT})::bigint FROM stage_hourly s "
             "JOIN posts p ON p.id = s.post_id "
             "WHERE s.metric = %s AND p.video_id IS NOT NULL GROUP BY p.video_id "
-            "ON CONFLICT (video_id) DO UPDATE SET count = " + add_sql("video_totals", "greatest"),
+            "ON CONFLICT (video_id) DO UPDATE SET count = " + _add("video_totals"),
             (VIDEO_VIEWS,),
         )
 
@@ -177,8 +180,7 @@ class PostgresStore(Store):
             with self._db.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO video_totals(video_id, count) VALUES(%s,%s) "
-                    "ON CONFLICT (video_id) DO UPDATE SET count = "
-                    + add_sql("video_totals", "greatest"),
+                    "ON CONFLICT (video_id) DO UPDATE SET count = " + _add("video_totals"),
                     [(video, min(n, MAX_COUNT)) for video, n in per_video.items()],
                 )
 
