@@ -187,3 +187,25 @@ def test_oauth_header_signs_a_request(url):
         'oauth_signature_method="HMAC-SHA1"',
     ):
         assert name in header
+
+
+def test_db_upgrade_is_idempotent_and_newer_schemas_are_refused(url, tmp_path):
+    from engagement_api.store import open_store
+    from engagement_api.store.migrations import latest
+
+    engine = "postgresql" if url.startswith("postgres") else "sqlite"
+    for _ in range(2):
+        done = cli(url, "db", "upgrade")
+        assert done.exit_code == 0, done.output
+        assert f"schema version {latest(engine)} (this engagement-api: {latest(engine)})" in (
+            done.output
+        )
+    with open_store(url) as store:
+        store.set_meta("schema_version", str(latest(engine) + 1))
+    refused = cli(url, "db", "upgrade")
+    assert refused.exit_code == 1
+    assert f"has schema version {latest(engine) + 1}" in refused.output
+    done = subprocess.run(
+        ["engagement-api", "--store", url, "serve"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and "Upgrade engagement-api" in done.stderr

@@ -304,6 +304,44 @@ def tokens_create(obj: Context, app_id: int, handle: str, user_id: int | None) -
     )
 
 
+@main.command()
+@click.option("--posts", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--events", default=100_000, show_default=True, type=click.IntRange(0))
+@click.option("--out", required=True, help="FILE.parquet or FILE.ndjson")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.pass_obj
+def simulate(obj: Context, posts: int, events: int, out: str, seed: int) -> None:
+    """Write realistic synthetic posts and engagement events (seeded, reproducible)."""
+    from .simulate import write_synthetic
+
+    started = time.perf_counter()
+    written = write_synthetic(out, posts, events, obj.clock.now(), seed)
+    click.echo(
+        f"{out}: {written:,} records ({posts:,} posts, {events:,} events) "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
+# -- schema ------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: Context) -> None:
+    """Create the store or bring its schema to this version's (idempotent)."""
+    from .store.migrations import latest
+
+    store = obj.store()  # opening applies any missing migration, under a lock
+    engine = "postgresql" if store.url.startswith("postgres") else "sqlite"
+    click.echo(
+        f"{store.url}: schema version {store.schema_version()} "
+        f"(this engagement-api: {latest(engine)})"
+    )
+
+
 # -- demo and helpers -----------------------------------------------------------------------
 def _seed_and_describe(obj: Context, store: Store, base_url: str) -> None:
     from . import demo

@@ -12,13 +12,17 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
+
 from ..clock import Clock
 from ..ids import snowflake_ms
 from ..spec import METRIC_BY_NAME, NON_INTERACTION_EVENTS, OTHER_EVENT
 from ..store import Batch, Post, Store
-from ..store.base import MAX_COUNT
+from ..store.base import HourlyCounts
 from ..times import format_instant
-from .readers import CHUNK_RECORDS, Chunk, read_chunks
+from . import columnar
+from .readers import Chunk, read_chunks
 from .records import EventRecord, PostRecord, Rejected, parse_record
 
 __all__ = ["IngestSummary", "Rejected", "ingest_records", "ingest_source"]
@@ -48,7 +52,7 @@ def ingest_source(
     clock: Clock,
     on_reject: OnReject | None = None,
     on_progress: Callable[[int], None] | None = None,
-    chunk_records: int = CHUNK_RECORDS,
+    chunk_records: int | None = None,
 ) -> IngestSummary:
     """Ingest one file (or `-` for stdin); bad records are reported and skipped."""
     summary = IngestSummary()
@@ -74,27 +78,30 @@ def ingest_records(
 def _apply_chunk(
     store: Store, chunk: Chunk, key: str, now: float, on_reject: OnReject | None
 ) -> IngestSummary:
-    summary = IngestSummary(records=len(chunk.records))
+    summary = IngestSummary(records=chunk.size)
     if store.batch_applied(key):
         summary.already_ingested = summary.records
         return summary
-    batch = Batch(key, records=len(chunk.records))
+    batch = Batch(key, records=chunk.size)
     rejections: list[tuple[int, str]] = []
-    reject = lambda line, reason: rejections.append((line, reason))  # noqa: E731
-
-    parsed: list[tuple[int, PostRecord | EventRecord]] = []
-    for line, raw in chunk.records:
-        if isinstance(raw, str):
-            reject(line, raw)
-            continue
-        try:
-            parsed.append((line, parse_record(raw)))
-        except Rejected as error:
-            reject(line, str(error))
-    referenced = {r.id if isinstance(r, PostRecord) else r.post_id for _, r in parsed}
-    posts: dict[int, Post] = store.get_posts(referenced)
     hourly: dict[tuple[int, int, int], int] = defaultdict(int)
-    for line, record in parsed:
+
+    # Plainly valid events go column-wise; every other row takes the record path, in order.
+    table = chunk.table if chunk.table is not None else _as_table(chunk.records)
+    fast = columnar.plain_events(table) if table is not None else None
+    record_rows = np.ones(chunk.size, dtype=bool)
+    if fast is not None:
+        record_rows[fast.rows] = False
+    parsed = _parse_rows(chunk, np.flatnonzero(record_rows).tolist(), rejections)
+    if fast is not None and len(fast.rows):
+        fast, demoted = _defer_to_later_posts(fast, parsed)
+        parsed = sorted(parsed + _parse_rows(chunk, demoted, rejections), key=lambda p: p[0])
+    referenced = {r.id if isinstance(r, PostRecord) else r.post_id for _, _, r in parsed}
+    if fast is not None:
+        referenced.update(np.unique(fast.post_id).tolist())
+    posts: dict[int, Post] = store.get_posts(referenced)
+
+    for _, line, record in parsed:
         try:
             if isinstance(record, PostRecord):
                 post = _merge(posts.get(record.id), record)
@@ -106,8 +113,12 @@ def _apply_chunk(
                 _roll_up(hourly, record)
                 summary.events += 1
         except Rejected as error:
-            reject(line, str(error))
-    batch.hourly = {key: min(count, MAX_COUNT) for key, count in hourly.items()}
+            rejections.append((line, str(error)))
+    rolled = None
+    if fast is not None and len(fast.rows):
+        rolled, applied = _apply_plain_events(chunk, fast, posts, now, rejections)
+        summary.events += applied
+    batch.hourly = HourlyCounts.combine(rolled, hourly)
     if not store.apply_batch(batch):  # another ingest applied the same content meanwhile
         return IngestSummary(records=summary.records, already_ingested=summary.records)
     summary.rejected = len(rejections)
@@ -115,6 +126,74 @@ def _apply_chunk(
         if on_reject:
             on_reject(line, reason)
     return summary
+
+
+def _as_table(records: list[tuple[int, dict | str]]) -> pa.Table | None:
+    """The chunk's records as columns, when every one is an object of uniformly typed fields."""
+    if not records or not all(type(r) is dict for _, r in records):
+        return None
+    try:
+        return pa.Table.from_pylist([r for _, r in records])
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None
+
+
+def _parse_rows(
+    chunk: Chunk, rows: list[int], rejections: list[tuple[int, str]]
+) -> list[tuple[int, int, PostRecord | EventRecord]]:
+    """(row, line, record) for the rows that parse; the others go to `rejections`."""
+    parsed = []
+    for row, (line, raw) in zip(rows, chunk.records_at(rows), strict=True):
+        if isinstance(raw, str):
+            rejections.append((line, raw))
+            continue
+        try:
+            parsed.append((row, line, parse_record(raw)))
+        except Rejected as error:
+            rejections.append((line, str(error)))
+    return parsed
+
+
+def _defer_to_later_posts(
+    fast: columnar.Events, parsed: list[tuple[int, int, PostRecord | EventRecord]]
+) -> tuple[columnar.Events, list[int]]:
+    """Events whose post has a record later in the chunk must be checked in order."""
+    last_record: dict[int, int] = {}
+    for row, _, record in parsed:
+        if isinstance(record, PostRecord):
+            last_record[record.id] = row
+    if not last_record:
+        return fast, []
+    ids = np.fromiter(last_record, dtype=np.int64, count=len(last_record))
+    rows = np.fromiter(last_record.values(), dtype=np.int64, count=len(last_record))
+    order = np.argsort(ids)
+    ids, rows = ids[order], rows[order]
+    at = np.minimum(np.searchsorted(ids, fast.post_id), len(ids) - 1)
+    later = (ids[at] == fast.post_id) & (rows[at] > fast.rows)
+    return columnar.select(fast, ~later), fast.rows[later].tolist()
+
+
+def _apply_plain_events(
+    chunk: Chunk,
+    fast: columnar.Events,
+    posts: dict[int, Post],
+    now: float,
+    rejections: list[tuple[int, str]],
+) -> tuple[pa.Table, int]:
+    """Check the column-wise events against their posts and roll them up; (rolled, applied)."""
+    unique, inverse = np.unique(fast.post_id, return_inverse=True)
+    found = [posts.get(p) for p in unique.tolist()]
+    known = np.array([p is not None for p in found], dtype=bool)[inverse]
+    created = np.array([p.created_ms if p else 0 for p in found], dtype=np.int64)[inverse]
+    good = known & (fast.at_ms <= now * 1000) & (fast.at_ms >= created)
+    for index in np.flatnonzero(~good).tolist():  # rare: find the exact reason
+        line, raw = chunk.records_at([int(fast.rows[index])])[0]
+        record = parse_record(raw)
+        try:
+            _check_event(posts.get(record.post_id), record, now)
+        except Rejected as error:
+            rejections.append((line, str(error)))
+    return columnar.roll_up(columnar.select(fast, good)), int(good.sum())
 
 
 def _merge(stored: Post | None, record: PostRecord) -> Post:

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import orjson
+import pyarrow as pa
 
-CHUNK_RECORDS = 50_000
+CHUNK_RECORDS = 100_000  # records per chunk of NDJSON or CSV
+PARQUET_CHUNK_ROWS = 1_000_000  # columnar: larger chunks, still well under 1 GiB
 BOOLEAN_FIELDS = ("protected", "deleted", "promoted")
 _TRUE = {"true", "1", "yes", "t"}
 _FALSE = {"false", "0", "no", "f"}
@@ -26,9 +28,28 @@ _FALSE = {"false", "0", "no", "f"}
 
 @dataclass(slots=True)
 class Chunk:
-    records: list[tuple[int, dict | str]] = field(default_factory=list)  # (line, record | error)
+    """Records as (line, record | reason it is unreadable), or an Arrow table of rows."""
+
+    records: list[tuple[int, dict | str]] = field(default_factory=list)
+    table: pa.Table | None = None  # Parquet: row i is at line `first_line + i`
+    first_line: int = 1
     content: list[bytes] = field(default_factory=list)  # what identifies this chunk's input
     position: int = 0  # bytes of the input consumed so far, for progress bars
+
+    @property
+    def size(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.records)
+
+    def record_at(self, row: int) -> tuple[int, dict | str]:
+        """(line, record) of a row of a table chunk, as the record path reads it."""
+        values = self.table.slice(row, 1).to_pylist()[0]
+        return self.first_line + row, clean_row(values)
+
+    def records_at(self, rows: list[int]) -> list[tuple[int, dict | str]]:
+        if self.table is None:
+            return [self.records[r] for r in rows]
+        values = self.table.take(rows).to_pylist() if rows else []
+        return [(self.first_line + r, clean_row(v)) for r, v in zip(rows, values, strict=True)]
 
 
 def detect_format(name: str) -> str:
@@ -40,11 +61,13 @@ def detect_format(name: str) -> str:
     return "ndjson"  # .ndjson, .jsonl, .json and stdin
 
 
-def read_chunks(source: str, chunk_records: int = CHUNK_RECORDS) -> Iterator[Chunk]:
+def read_chunks(source: str, chunk_records: int | None = None) -> Iterator[Chunk]:
+    """Chunks of at most `chunk_records` records (default: by format, see above)."""
     kind = detect_format(source)
     if kind == "parquet":
-        yield from _parquet_chunks(source, chunk_records)
+        yield from _parquet_chunks(source, chunk_records or PARQUET_CHUNK_ROWS)
         return
+    chunk_records = chunk_records or CHUNK_RECORDS
     if source == "-":
         yield from _text_chunks(kind, sys.stdin.buffer, chunk_records)
         return
@@ -126,10 +149,13 @@ def _csv_chunks(stream: BinaryIO, raw: BinaryIO, size: int) -> Iterator[Chunk]:
         yield chunk
 
 
-def _parquet_value(value):
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return value
+def clean_row(row: dict) -> dict:
+    """A table row as a record: absent cells dropped, timestamps as ISO 8601 strings."""
+    return {
+        key: (value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value)
+        for key, value in row.items()
+        if value is not None and value != ""
+    }
 
 
 def _parquet_chunks(source: str, size: int) -> Iterator[Chunk]:
@@ -137,16 +163,13 @@ def _parquet_chunks(source: str, size: int) -> Iterator[Chunk]:
 
     total = Path(source).stat().st_size
     parquet = pq.ParquetFile(source)
-    row_no = 0
-    done_rows = 0
     all_rows = max(parquet.metadata.num_rows, 1)
+    done_rows = 0
     for batch in parquet.iter_batches(batch_size=size):
-        rows = batch.to_pylist()
-        chunk = Chunk(content=[orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC)])
-        for row in rows:
-            row_no += 1
-            record = {k: _parquet_value(v) for k, v in row.items() if v is not None and v != ""}
-            chunk.records.append((row_no, record))
-        done_rows += len(rows)
+        table = pa.Table.from_batches([batch])
+        chunk = Chunk(
+            table=table, first_line=done_rows + 1, content=[memoryview(batch.serialize())]
+        )
+        done_rows += batch.num_rows
         chunk.position = total * done_rows // all_rows
         yield chunk

@@ -6,15 +6,28 @@ them with one upsert per table, in one transaction with the batch key.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 import psycopg
+import pyarrow.csv as pa_csv
 
 from ..spec import METRIC_BY_NAME
-from .base import MAX_COUNT, AccessToken, App, Batch, Post, SchemaError, Store, User, add_sql
+from .base import (
+    MAX_COUNT,
+    AccessToken,
+    App,
+    Batch,
+    HourlyCounts,
+    Post,
+    SchemaError,
+    Store,
+    User,
+    add_sql,
+)
 from .migrations import latest, migrations, too_new
 
 VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
@@ -130,20 +143,23 @@ class PostgresStore(Store):
             )
         self._add_video_totals({v: n for v, n in moves.items() if v is not None and n})
 
-    def _add_counts(self, hourly: Mapping[tuple[int, int, int], int]) -> None:
-        if not hourly:
+    def _add_counts(self, hourly: HourlyCounts) -> None:
+        if not len(hourly):
             return
         db = self._db
         db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS stage_hourly (post_id BIGINT, metric SMALLINT, "
             "hour INTEGER, count BIGINT) ON COMMIT DELETE ROWS"
         )
+        data = io.BytesIO()
+        pa_csv.write_csv(hourly.table, data, pa_csv.WriteOptions(include_header=False))
         with (
             db.cursor() as cursor,
-            cursor.copy("COPY stage_hourly (post_id, metric, hour, count) FROM STDIN") as copy,
+            cursor.copy(
+                "COPY stage_hourly (post_id, metric, hour, count) FROM STDIN (FORMAT csv)"
+            ) as copy,
         ):
-            for (post_id, metric, hour), count in hourly.items():
-                copy.write_row((post_id, metric, hour, count))
+            copy.write(data.getbuffer())
         db.execute(
             "INSERT INTO post_hourly (post_id, metric, hour, count) "
             "SELECT post_id, metric, hour, count FROM stage_hourly "
@@ -165,9 +181,9 @@ class PostgresStore(Store):
             (VIDEO_VIEWS,),
         )
 
-    def _note_latest_hour(self, hourly: Mapping[tuple[int, int, int], int]) -> None:
-        if hourly:
-            latest = max(hour for _, _, hour in hourly)
+    def _note_latest_hour(self, hourly: HourlyCounts) -> None:
+        latest = hourly.latest_hour()
+        if latest is not None:
             self._db.execute(
                 "INSERT INTO meta(key, value) VALUES('latest_event_hour', %s) "
                 "ON CONFLICT (key) DO UPDATE SET value=excluded.value "

@@ -11,7 +11,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ..spec import METRIC_BY_NAME
-from .base import MAX_COUNT, AccessToken, App, Batch, Post, SchemaError, Store, User, add_sql
+from .base import (
+    MAX_COUNT,
+    AccessToken,
+    App,
+    Batch,
+    HourlyCounts,
+    Post,
+    SchemaError,
+    Store,
+    User,
+    add_sql,
+)
 from .migrations import latest, migrations, too_new
 
 VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
@@ -147,37 +158,35 @@ class SQLiteStore(Store):
         )
         self._add_video_totals({v: n for v, n in moves.items() if v is not None and n})
 
-    def _add_counts(self, hourly: Mapping[tuple[int, int, int], int]) -> None:
-        if not hourly:
+    def _add_counts(self, hourly: HourlyCounts) -> None:
+        if not len(hourly):
             return
         self._db.executemany(
             "INSERT INTO post_hourly(post_id, metric, hour, count) VALUES(?,?,?,?) "
             "ON CONFLICT(post_id, metric, hour) DO UPDATE SET count=" + add_sql("post_hourly"),
-            ((p, m, h, n) for (p, m, h), n in hourly.items()),
+            hourly.rows(),
         )
-        totals: dict[tuple[int, int], int] = defaultdict(int)
-        for (post_id, metric, _hour), n in hourly.items():
-            totals[post_id, metric] += n
+        totals = list(hourly.totals())
         self._db.executemany(
             "INSERT INTO post_totals(post_id, metric, count) VALUES(?,?,?) "
             "ON CONFLICT(post_id, metric) DO UPDATE SET count=" + add_sql("post_totals"),
-            ((p, m, min(n, MAX_COUNT)) for (p, m), n in totals.items()),
+            totals,
         )
-        video_posts = [p for (p, m) in totals if m == VIDEO_VIEWS]
-        if video_posts:
+        video_views = {p: n for p, m, n in totals if m == VIDEO_VIEWS}
+        if video_views:
             per_video: dict[str, int] = defaultdict(int)
-            for chunk in _chunks(video_posts):
+            for chunk in _chunks(list(video_views)):
                 for post_id, video_id in self._db.execute(
                     f"SELECT id, video_id FROM posts WHERE video_id IS NOT NULL "
                     f"AND id IN ({_marks(len(chunk))})",
                     chunk,
                 ):
-                    per_video[video_id] += totals[post_id, VIDEO_VIEWS]
+                    per_video[video_id] += video_views[post_id]
             self._add_video_totals(per_video)
 
-    def _note_latest_hour(self, hourly: Mapping[tuple[int, int, int], int]) -> None:
-        if hourly:
-            latest = max(hour for _, _, hour in hourly)
+    def _note_latest_hour(self, hourly: HourlyCounts) -> None:
+        latest = hourly.latest_hour()
+        if latest is not None:
             self._db.execute(
                 "INSERT INTO meta(key, value) VALUES('latest_event_hour', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value "
