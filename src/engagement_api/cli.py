@@ -322,6 +322,22 @@ def simulate(obj: Context, posts: int, events: int, out: str, seed: int) -> None
     )
 
 
+@main.group("admin-token")
+def admin_token() -> None:
+    """Tokens for the live ingest endpoint, POST /admin/ingest."""
+
+
+@admin_token.command("create")
+@click.pass_obj
+def admin_token_create(obj: Context) -> None:
+    """Issue an admin token; prints it once as JSON (only its hash is kept)."""
+    from .auth import credentials
+
+    token = credentials.admin_token()
+    obj.store().add_admin_token(credentials.token_hash(token), int(time.time()))
+    _emit({"admin_token": token})
+
+
 # -- schema ------------------------------------------------------------------------------
 @main.group()
 def db() -> None:

@@ -37,3 +37,7 @@ def bearer_token() -> str:
 def token_hash(token: str) -> str:
     """Bearer tokens are stored only as this hash."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def admin_token() -> str:
+    return "admin-" + secrets.token_urlsafe(40)

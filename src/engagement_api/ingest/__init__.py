@@ -25,7 +25,14 @@ from . import columnar
 from .readers import Chunk, read_chunks
 from .records import EventRecord, PostRecord, Rejected, parse_record
 
-__all__ = ["IngestSummary", "Rejected", "ingest_records", "ingest_source"]
+__all__ = [
+    "BatchRejected",
+    "IngestSummary",
+    "Rejected",
+    "ingest_batch",
+    "ingest_records",
+    "ingest_source",
+]
 
 ENGAGEMENTS = METRIC_BY_NAME["engagements"].code
 
@@ -75,8 +82,32 @@ def ingest_records(
     return _apply_chunk(store, chunk, key, now, on_reject)
 
 
+class BatchRejected(ValueError):
+    """A whole-or-nothing batch had bad records: nothing was applied."""
+
+    def __init__(self, rejections: list[tuple[int, str]]) -> None:
+        super().__init__(f"{len(rejections)} records rejected")
+        self.rejections = rejections
+
+
+def ingest_batch(
+    store: Store, records: list[tuple[int, dict | str]], key: str, now: float
+) -> IngestSummary:
+    """Apply numbered records as one batch, whole or not at all (live ingest).
+
+    Raises BatchRejected, applying nothing, when any record is bad; a key already applied
+    counts nothing (`already_ingested`).
+    """
+    return _apply_chunk(store, Chunk(records=records), key, now, None, whole=True)
+
+
 def _apply_chunk(
-    store: Store, chunk: Chunk, key: str, now: float, on_reject: OnReject | None
+    store: Store,
+    chunk: Chunk,
+    key: str,
+    now: float,
+    on_reject: OnReject | None,
+    whole: bool = False,
 ) -> IngestSummary:
     summary = IngestSummary(records=chunk.size)
     if store.batch_applied(key):
@@ -119,6 +150,8 @@ def _apply_chunk(
         rolled, applied = _apply_plain_events(chunk, fast, posts, now, rejections)
         summary.events += applied
     batch.hourly = HourlyCounts.combine(rolled, hourly)
+    if whole and rejections:
+        raise BatchRejected(sorted(rejections))
     if not store.apply_batch(batch):  # another ingest applied the same content meanwhile
         return IngestSummary(records=summary.records, already_ingested=summary.records)
     summary.rejected = len(rejections)

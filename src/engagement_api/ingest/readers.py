@@ -91,20 +91,29 @@ def _position(raw: BinaryIO) -> int:
         return 0
 
 
+def parse_line(line: bytes) -> dict | str:
+    """One NDJSON line: the record, or the reason it is not one."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        return f"not valid JSON ({error.msg})"
+    return value if isinstance(value, dict) else "not a JSON object"
+
+
+def ndjson_records(data: bytes) -> list[tuple[int, dict | str]]:
+    """Every non-blank line of an NDJSON document, numbered from 1."""
+    return [
+        (n, parse_line(line)) for n, line in enumerate(data.splitlines(), start=1) if line.strip()
+    ]
+
+
 def _ndjson_chunks(stream: BinaryIO, raw: BinaryIO, size: int) -> Iterator[Chunk]:
     chunk = Chunk()
     for line_no, line in enumerate(stream, start=1):
         chunk.content.append(line)
         if not line.strip():
             continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            chunk.records.append((line_no, f"not valid JSON ({error.msg})"))
-        else:
-            chunk.records.append(
-                (line_no, value if isinstance(value, dict) else "not a JSON object")
-            )
+        chunk.records.append((line_no, parse_line(line)))
         if len(chunk.records) >= size:
             chunk.position = _position(raw)
             yield chunk

@@ -25,6 +25,7 @@ from ..errors import ApiError
 from ..query import parse_query
 from ..spec import Endpoint, Messages
 from ..store import Store
+from .admin import admin_ingest_handler
 from .http import decoded_body, error_response, json_response, signing_urls
 from .openapi import openapi_document
 
@@ -104,6 +105,7 @@ def create_app(
     routes = [engagement_route(e) for e in spec.ENDPOINTS] + [
         Route("/oauth2/token", token, methods=["POST"]),
         Route("/oauth2/invalidate_token", invalidate_token, methods=["POST"]),
+        Route("/admin/ingest", admin_ingest_handler(store, clock), methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]

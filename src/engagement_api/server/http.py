@@ -54,33 +54,33 @@ def error_response(request: Request, error: ApiError) -> Response:
     return json_response(request, error.status, {"errors": error.messages}, error.headers)
 
 
-def decoded_body(request: Request, raw: bytes) -> bytes:
+def decoded_body(request: Request, raw: bytes, limit: int = MAX_BODY) -> bytes:
     """The request body, gunzipped when sent with `Content-Encoding: gzip`."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         body = raw
     elif encoding in ("gzip", "x-gzip"):
-        body = _gunzip(raw)
+        body = _gunzip(raw, limit)
     else:
         raise ApiError(400, f"Unsupported Content-Encoding: {encoding}")
-    if len(body) > MAX_BODY:
-        raise ApiError(400, f"Request body is larger than {MAX_BODY} bytes")
+    if len(body) > limit:
+        raise ApiError(400, f"Request body is larger than {limit} bytes")
     return body
 
 
-def _gunzip(raw: bytes) -> bytes:
-    """Every gzip member of the body (RFC 1952 allows several), at most MAX_BODY + 1 bytes."""
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    """Every gzip member of the body (RFC 1952 allows several), at most `limit` + 1 bytes."""
     parts: list[bytes] = []
     size = 0
     while True:
         decompressor = zlib.decompressobj(47)  # gzip or zlib header, auto-detected
         try:
-            part = decompressor.decompress(raw, MAX_BODY + 1 - size)
+            part = decompressor.decompress(raw, limit + 1 - size)
         except zlib.error:
             raise ApiError(400, "Request body is not valid gzip") from None
         parts.append(part)
         size += len(part)
-        if size > MAX_BODY:
+        if size > limit:
             break
         if not decompressor.eof:
             raise ApiError(400, "Request body is not valid gzip: it is truncated")

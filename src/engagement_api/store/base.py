@@ -246,6 +246,12 @@ class Store(ABC):
     def revoke_bearer_token(self, token_hash: str, app_id: int, now: int) -> bool:
         """False when the token was never issued to this app."""
 
+    @abstractmethod
+    def add_admin_token(self, token_hash: str, now: int) -> None: ...
+
+    @abstractmethod
+    def admin_token_valid(self, token_hash: str) -> bool: ...
+
     # -- per-request bookkeeping ----------------------------------------------------------
     @abstractmethod
     def remember_nonce(self, consumer_key: str, nonce: str, now: int, ttl: int) -> bool:

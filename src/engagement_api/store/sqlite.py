@@ -406,6 +406,21 @@ class SQLiteStore(Store):
                 )
         return True
 
+    def add_admin_token(self, token_hash: str, now: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO admin_tokens(token_hash, created_at) VALUES(?,?)",
+                (token_hash, now),
+            )
+
+    def admin_token_valid(self, token_hash: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM admin_tokens WHERE token_hash=? AND revoked_at IS NULL",
+                (token_hash,),
+            ).fetchone()
+        return row is not None
+
     # -- per-request bookkeeping -------------------------------------------------------
     def remember_nonce(self, consumer_key: str, nonce: str, now: int, ttl: int) -> bool:
         with self._lock:

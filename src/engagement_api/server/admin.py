@@ -1,0 +1,78 @@
+"""`POST /admin/ingest`: live NDJSON batches, whole or not at all, once per Idempotency-Key."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..auth import credentials
+from ..clock import Clock
+from ..errors import ApiError
+from ..ingest import BatchRejected, ingest_batch
+from ..ingest.readers import ndjson_records
+from ..spec import Messages
+from ..store import Store, open_store
+from .http import decoded_body, error_response, json_response
+
+MAX_BATCH_BODY = 64 * 1024 * 1024  # bytes after gunzipping
+MAX_KEY = 255
+MAX_LISTED = 100  # rejected lines named in one answer
+
+
+def admin_ingest_handler(store: Store, clock: Clock):
+    """The route's handler. Batches run in a worker thread on their own store connection, so
+    queries keep being answered (and, on SQLite's WAL, read the last committed state)."""
+    writer: list[Store] = []
+
+    def ingest_store() -> Store:
+        if not writer:
+            memory = store.url.endswith(":memory:") or store.url in ("sqlite:", "sqlite://")
+            writer.append(store if memory else open_store(store.url))
+        return writer[0]
+
+    async def handle(request: Request) -> Response:
+        raw = await request.body()
+        try:
+            _check_token(store, request.headers.get("authorization", ""))
+            key = request.headers.get("idempotency-key", "").strip()
+            if not key:
+                raise ApiError(400, "The Idempotency-Key header is required")
+            if len(key) > MAX_KEY:
+                raise ApiError(400, f"The Idempotency-Key must be at most {MAX_KEY} characters")
+            records = ndjson_records(decoded_body(request, raw, MAX_BATCH_BODY))
+            if not records:
+                raise ApiError(400, "The batch holds no records")
+            target = ingest_store()
+            summary = await run_in_threadpool(
+                ingest_batch, target, records, "admin:" + key, clock.now()
+            )
+        except BatchRejected as rejected:
+            listed = [f"line {line}: {reason}" for line, reason in rejected.rejections]
+            more = len(listed) - MAX_LISTED
+            tail = [f"... and {more} more rejected records"] if more > 0 else []
+            return error_response(request, ApiError(400, *listed[:MAX_LISTED], *tail))
+        except ApiError as error:
+            return error_response(request, error)
+        return json_response(
+            request,
+            200,
+            {
+                "idempotency_key": key,
+                "applied": summary.already_ingested == 0,
+                "records": summary.records,
+                "posts": summary.posts,
+                "events": summary.events,
+            },
+        )
+
+    return handle
+
+
+def _check_token(store: Store, authorization: str) -> None:
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, Messages.NOT_AUTHENTICATED.format(reason=Messages.UNKNOWN_AUTH_TYPE))
+    if not store.admin_token_valid(credentials.token_hash(token)):
+        raise ApiError(401, Messages.NOT_AUTHENTICATED.format(reason=Messages.BAD_BEARER))
