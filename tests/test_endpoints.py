@@ -26,6 +26,7 @@ from helpers import (
     make_app,
     make_user_credentials,
 )
+from openapi_spec_validator import validate
 
 TOTALS_METRICS = [
     "impressions",
@@ -735,3 +736,4 @@ def test_openapi_document_is_served(world):
     schema = totals["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"]["tweet_ids"]["maxItems"] == 250
     assert "quote_tweets" not in json.dumps(doc["paths"]["/insights/engagement/28hr"])
+    validate(doc)  # a valid OpenAPI 3.1 document

@@ -167,6 +167,51 @@ def openapi_document() -> dict:
         {"access_token": {"type": "string"}},
         {"access_token": {"type": "string"}},
     )
+    paths["/admin/ingest"] = {
+        "post": {
+            "summary": "Apply one batch of NDJSON records, whole or not at all, once per key",
+            "security": [{"admin": []}],
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "maxLength": 255},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "Applied now (applied: true) or before (false)",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "idempotency_key": {"type": "string"},
+                                    "applied": {"type": "boolean"},
+                                    "records": {"type": "integer"},
+                                    "posts": {"type": "integer"},
+                                    "events": {"type": "integer"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {
+                    "description": "Bad records (each named by line); nothing applied",
+                    "content": {"application/json": {"schema": _ERRORS}},
+                },
+                "401": {
+                    "description": "Missing or unknown admin token",
+                    "content": {"application/json": {"schema": _ERRORS}},
+                },
+            },
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "Engagement API", "version": __version__},
@@ -181,6 +226,11 @@ def openapi_document() -> dict:
                 },
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},
+                "admin": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a token from `engagement-api admin-token create`",
+                },
             }
         },
     }
