@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from engagement_api import spec
 from engagement_api.ids import MAX_ID, parse_id
-from engagement_api.shape import Served, Timeline, shape
+from engagement_api.shape import Cells, Timeline, shape
 from engagement_api.times import format_instant, parse_instant
 
 HOUR = spec.HOUR
@@ -71,18 +71,19 @@ SERIES_LEVELS = [
     data=st.data(),
 )
 def test_every_grouping_sums_to_the_same_total(start_hour, hours, posts, metrics, levels, data):
-    served = [
-        Served(
-            str(p),
-            f"m{m}",
-            data.draw(st.lists(st.integers(0, 10**6), min_size=hours, max_size=hours)),
-        )
-        for p in range(1, posts + 1)
-        for m in range(metrics)
+    rows = [
+        [
+            data.draw(st.lists(st.integers(0, 10**6), min_size=hours, max_size=hours))
+            for _ in range(metrics)
+        ]
+        for _ in range(posts)
     ]
+    cells = Cells.build(
+        [str(p) for p in range(1, posts + 1)], [f"m{m}" for m in range(metrics)], rows
+    )
     timeline = Timeline.for_window(start_hour * HOUR, (start_hour + hours) * HOUR)
-    answer = shape(tuple(levels), served, timeline)
-    assert sum(_leaves(answer)) == sum(sum(s.values) for s in served)
+    answer = shape(tuple(levels), cells, timeline)
+    assert sum(_leaves(answer)) == sum(sum(v) for row in rows for v in row)
     if levels[0] == spec.TWEET_ID:
         assert list(answer) == [str(p) for p in range(1, posts + 1)]
     if levels[-1] == spec.ENGAGEMENT_HOUR and spec.ENGAGEMENT_DAY in levels:

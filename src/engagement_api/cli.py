@@ -112,8 +112,10 @@ def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_leve
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout: credentials only
     if workers == 1:
         from .server import create_app
+        from .server.app import tune_gc
 
         app = create_app(store, obj.clock)
+        tune_gc()
         uvicorn.run(
             app,
             host=host,

@@ -10,7 +10,7 @@ from . import spec
 from .auth.principal import Principal
 from .errors import ApiError
 from .query import Query
-from .shape import Served, Timeline, shape
+from .shape import Cells, Timeline, shape
 from .spec import Messages, Metric
 from .store import Post, Store
 from .times import format_instant
@@ -89,30 +89,34 @@ def _served(
     available: list[Post],
     unsupported: dict[str, set[int]],
     now: float,
-) -> list[Served]:
-    pairs = [
-        (post, metric)
-        for post in available
-        for metric in query.metrics
-        if post.id not in unsupported.get(metric.name, ())
-    ]
-    if not pairs:
-        return []
-    post_ids = list(dict.fromkeys(p.id for p, _ in pairs))
-    codes = list(dict.fromkeys(m.code for _, m in pairs))
+) -> Cells:
+    """The served table: a row per available post, a column per metric, None if unsupported."""
+    if not available:
+        return Cells([], [], [])
+    post_ids = [post.id for post in available]
+    codes = [m.code for m in query.metrics]
     if query.window is None:
-        return _served_totals(store, pairs, post_ids, codes, now)
-    return _served_series(store, query, pairs, post_ids, codes)
+        rows = _totals_rows(store, available, post_ids, codes, now)
+    else:
+        rows = _series_rows(store, query, post_ids, codes)
+    refused = [unsupported.get(m.name, ()) for m in query.metrics]
+    if any(refused):
+        rows = [
+            [None if post_id in old else value for value, old in zip(row, refused, strict=True)]
+            for post_id, row in zip(post_ids, rows, strict=True)
+        ]
+    return Cells.build([str(i) for i in post_ids], [m.name for m in query.metrics], rows)
 
 
-def _served_totals(store, pairs, post_ids, codes, now: float) -> list[Served]:
+def _totals_rows(store, posts: list[Post], post_ids, codes, now: float) -> list[list[int]]:
     """All-time totals as kept, less any events stored for hours after the current one.
 
     Such events exist only when the clock is set before data already ingested; the kept
     totals are then corrected from the hourly rows (RULES.md section 6: up to now).
     """
     video_code = spec.METRIC_BY_NAME["video_views"].code
-    video_ids = [p.video_id for p, m in pairs if p.video_id and m.code == video_code]
+    video_column = codes.index(video_code) if video_code in codes else None
+    video_ids = [p.video_id for p in posts if p.video_id] if video_column is not None else []
     totals = store.read_totals(post_ids, codes)
     videos = store.read_video_totals(video_ids) if video_ids else {}
     next_hour = int(now // spec.HOUR) + 1
@@ -123,19 +127,16 @@ def _served_totals(store, pairs, post_ids, codes, now: float) -> list[Served]:
         if video_ids:
             for video, later in store.read_video_counts_since(video_ids, next_hour).items():
                 videos[video] -= later
-    return [
-        Served(
-            str(post.id),
-            metric.name,
-            videos.get(post.video_id, 0)
-            if metric.code == video_code and post.video_id
-            else totals.get((post.id, metric.code), 0),
-        )
-        for post, metric in pairs
-    ]
+    count_of = totals.get
+    rows = [[count_of((post_id, code), 0) for code in codes] for post_id in post_ids]
+    if video_ids:  # /totals sums a video's views over every post that carries it
+        for post, row in zip(posts, rows, strict=True):
+            if post.video_id:
+                row[video_column] = videos.get(post.video_id, 0)
+    return rows
 
 
-def _served_series(store, query, pairs, post_ids, codes) -> list[Served]:
+def _series_rows(store, query: Query, post_ids, codes) -> list[list[list[int]]]:
     window = query.window
     first_hour = window.start // spec.HOUR
     size = window.hours
@@ -149,10 +150,12 @@ def _served_series(store, query, pairs, post_ids, codes) -> list[Served]:
         values[hour - first_hour] = count
     # favorites, replies and retweets read zero before 2015-09-15 (003).
     zero_until = min(max((spec.ZERO_BEFORE - window.start) // spec.HOUR, 0), size)
-    served = []
-    for post, metric in pairs:
-        values = series.get((post.id, metric.code)) or [0] * size
-        if zero_until and metric.zero_before_2015_09_15:
-            values = [0] * zero_until + values[zero_until:]
-        served.append(Served(str(post.id), metric.name, values))
-    return served
+    zeroed = [bool(zero_until) and m.zero_before_2015_09_15 for m in query.metrics]
+    rows = []
+    for post_id in post_ids:
+        row = []
+        for code, zero in zip(codes, zeroed, strict=True):
+            values = series.get((post_id, code)) or [0] * size
+            row.append([0] * zero_until + values[zero_until:] if zero else values)
+        rows.append(row)
+    return rows

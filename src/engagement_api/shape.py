@@ -1,25 +1,65 @@
 """Served (post, metric) data -> the nested grouping objects of the answer (RULES.md sections 4, 5).
 
-A grouping's levels nest in the order given. Entity levels (`tweet.id`, `engagement.type`) split
-the served pairs; time levels split the window's hours, always as a `slice` of each pair's
-hourly series: a day is a contiguous run, an hour within a day one cell, and an hour of day
-without a day before it (RULES.md D14) every 24th cell. Leaves sum what lies under them and
-render it as a string.
+What is served is a table: a row per post, a column per metric, and in each cell an all-time
+count or one count per hour of the window (None where the pair is not served). A grouping's
+levels nest in the order given. Entity levels (`tweet.id`, `engagement.type`) split the rows
+and columns; time levels split the window's hours, always as a `slice` of each hourly series:
+a day is a contiguous run, an hour within a day one cell, and an hour of day without a day
+before it (RULES.md D14) every 24th cell. Leaves sum what lies under them and render it as a
+string. A post or metric with nothing served under it has no key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import spec
 from .times import day_key, hour_key
 
+Value = int | list[int]  # an all-time total, or one count per hour of the window
 
-@dataclass(frozen=True, slots=True)
-class Served:
+
+class Served(NamedTuple):
     post_id: str
     metric: str
-    values: int | list[int]  # an all-time total, or one count per hour of the window
+    values: Value
+
+
+@dataclass(slots=True)
+class Cells:
+    """The served table: only posts and metrics with at least one served pair."""
+
+    posts: list[str]
+    metrics: list[str]
+    rows: list[list[Value | None]]  # rows[post][metric]
+
+    @classmethod
+    def build(cls, posts: list[str], metrics: list[str], rows: list[list[Value | None]]) -> Cells:
+        keep_rows = [i for i, row in enumerate(rows) if any(v is not None for v in row)]
+        keep_columns = [
+            j for j in range(len(metrics)) if any(rows[i][j] is not None for i in keep_rows)
+        ]
+        if len(keep_rows) == len(posts) and len(keep_columns) == len(metrics):
+            return cls(posts, metrics, rows)
+        return cls(
+            [posts[i] for i in keep_rows],
+            [metrics[j] for j in keep_columns],
+            [[rows[i][j] for j in keep_columns] for i in keep_rows],
+        )
+
+    @property
+    def all_time(self) -> bool:
+        """Cells hold all-time counts (ints), not hourly series."""
+        return any(type(v) is int for v in self.rows[0]) if self.rows else True
+
+    def pairs(self) -> list[Served]:
+        return [
+            Served(post, metric, value)
+            for post, row in zip(self.posts, self.rows, strict=True)
+            for metric, value in zip(self.metrics, row, strict=True)
+            if value is not None
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,34 +93,50 @@ class Timeline:
 _TIME_LEVELS = frozenset({spec.ENGAGEMENT_DAY, spec.ENGAGEMENT_HOUR})
 
 
-def shape(levels: tuple[str, ...], served: list[Served], timeline: Timeline | None) -> dict:
+def shape(levels: tuple[str, ...], cells: Cells, timeline: Timeline | None) -> dict:
     """One grouping's object; `{}` when nothing is served."""
-    if not served:
+    if not cells.posts:
         return {}
     if _TIME_LEVELS.isdisjoint(levels):
-        return _entity_tree(levels, served)
-    return _level(levels, served, timeline, slice(0, len(timeline.hour_keys)), False)
+        return _entities(levels, cells)
+    return _level(levels, cells.pairs(), timeline, slice(0, len(timeline.hour_keys)), False)
 
 
-def _entity_tree(levels: tuple[str, ...], served: list[Served]) -> dict:
-    """Groupings of posts and metrics only: one pass, summing into nested dicts."""
-    by_post = [level == spec.TWEET_ID for level in levels]
-    *inner, last = by_post
-    root: dict = {}
-    for item in served:
-        node = root
-        for post_level in inner:
-            node = node.setdefault(item.post_id if post_level else item.metric, {})
-        key = item.post_id if last else item.metric
-        values = item.values
-        node[key] = node.get(key, 0) + (values if type(values) is int else sum(values))
-    return _stringify(root, len(levels))
+def _total(value: Value) -> int:
+    return value if type(value) is int else sum(value)
 
 
-def _stringify(node: dict, depth: int) -> dict:
-    if depth == 1:
-        return {key: str(count) for key, count in node.items()}
-    return {key: _stringify(child, depth - 1) for key, child in node.items()}
+def _entities(levels: tuple[str, ...], cells: Cells) -> dict:
+    """Groupings of posts and metrics only, straight from the table."""
+    posts, metrics, rows = cells.posts, cells.metrics, cells.rows
+    if levels == (spec.TWEET_ID, spec.ENGAGEMENT_TYPE) and cells.all_time:
+        return {  # the common /totals shape: every leaf is one count
+            post: {m: str(v) for m, v in zip(metrics, row, strict=True) if v is not None}
+            for post, row in zip(posts, rows, strict=True)
+        }
+    if levels == (spec.TWEET_ID, spec.ENGAGEMENT_TYPE):
+        return {
+            post: {m: str(_total(v)) for m, v in zip(metrics, row, strict=True) if v is not None}
+            for post, row in zip(posts, rows, strict=True)
+        }
+    if levels == (spec.ENGAGEMENT_TYPE, spec.TWEET_ID):
+        return {
+            metric: {
+                p: str(_total(row[j]))
+                for p, row in zip(posts, rows, strict=True)
+                if row[j] is not None
+            }
+            for j, metric in enumerate(metrics)
+        }
+    if levels == (spec.TWEET_ID,):
+        return {
+            post: str(sum(_total(v) for v in row if v is not None))
+            for post, row in zip(posts, rows, strict=True)
+        }
+    return {  # (engagement.type,)
+        metric: str(sum(_total(row[j]) for row in rows if row[j] is not None))
+        for j, metric in enumerate(metrics)
+    }
 
 
 def _level(levels, served, timeline, hours: slice | None, in_day: bool):

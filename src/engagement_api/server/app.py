@@ -8,6 +8,7 @@ rights (403) -> ownership (403) -> protected posts (400) -> the answer.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from urllib.parse import parse_qsl
 
@@ -146,6 +147,14 @@ async def _form(request: Request) -> dict[str, str]:
     with contextlib.suppress(ApiError, UnicodeDecodeError):
         fields.update(parse_qsl(decoded_body(request, raw).decode()))
     return fields
+
+
+def tune_gc() -> None:
+    """Collect less often, and never scan what start-up built: a request makes thousands of
+    short-lived objects, and default thresholds turned them into long p99 pauses."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def app_from_env() -> Starlette:

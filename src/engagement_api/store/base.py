@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,8 +31,7 @@ def add_sql(table: str, larger: str = "max") -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Post:
+class Post(NamedTuple):  # a tuple: up to 250 are read on every /totals request
     id: int
     author_id: int
     created_ms: int

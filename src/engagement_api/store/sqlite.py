@@ -212,7 +212,7 @@ class SQLiteStore(Store):
                     f"WHERE id IN ({_marks(len(chunk))})",
                     chunk,
                 ):
-                    found[row[0]] = Post(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5])
+                    found[row[0]] = Post._make(row)
         return found
 
     def recent_posts(self, limit: int, author_id: int | None = None) -> list[Post]:
@@ -228,17 +228,20 @@ class SQLiteStore(Store):
     def read_totals(
         self, post_ids: Sequence[int], metric_codes: Sequence[int]
     ) -> dict[tuple[int, int], int]:
+        # One range scan per post beats one seek per (post, metric) pair: filter here.
+        wanted = set(metric_codes)
+        low, high = min(wanted), max(wanted)
         out: dict[tuple[int, int], int] = {}
         with self._lock:
             for chunk in _chunks(list(post_ids)):
                 rows = self._db.execute(
                     "SELECT post_id, metric, count FROM post_totals "
-                    f"WHERE post_id IN ({_marks(len(chunk))}) "
-                    f"AND metric IN ({_marks(len(metric_codes))})",
-                    (*chunk, *metric_codes),
+                    f"WHERE post_id IN ({_marks(len(chunk))}) AND metric BETWEEN ? AND ?",
+                    (*chunk, low, high),
                 )
                 for post_id, metric, count in rows:
-                    out[post_id, metric] = count
+                    if metric in wanted:
+                        out[post_id, metric] = count
         return out
 
     def read_video_totals(self, video_ids: Iterable[str]) -> dict[str, int]:
