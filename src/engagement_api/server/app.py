@@ -166,7 +166,9 @@ def app_from_env() -> Starlette:
     from ..times import parse_instant
 
     now = os.environ.get("ENGAGEMENT_API_NOW")
-    return create_app(
+    app = create_app(
         open_store(os.environ["ENGAGEMENT_API_STORE"]),
         clock_from(parse_instant(now) if now else None),
     )
+    tune_gc()
+    return app
