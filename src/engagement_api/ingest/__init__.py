@@ -7,7 +7,10 @@ counts nothing twice; an ingest that was interrupted resumes after the last appl
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import queue
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ import pyarrow as pa
 from ..clock import Clock
 from ..ids import snowflake_ms
 from ..spec import METRIC_BY_NAME, NON_INTERACTION_EVENTS, OTHER_EVENT
-from ..store import Batch, Post, Store
+from ..store import Batch, Post, Store, open_store
 from ..store.base import HourlyCounts
 from ..times import format_instant
 from . import columnar
@@ -61,16 +64,53 @@ def ingest_source(
     on_progress: Callable[[int], None] | None = None,
     chunk_records: int | None = None,
 ) -> IngestSummary:
-    """Ingest one file (or `-` for stdin); bad records are reported and skipped."""
+    """Ingest one file (or `-` for stdin); bad records are reported and skipped.
+
+    Chunks are read, checked and rolled up on a second thread, with a store connection of
+    its own, while this one commits the chunk before: the two overlap on two cores (Arrow,
+    NumPy and SQLite release the GIL for their heavy work).
+    """
     summary = IngestSummary()
-    chain = hashlib.sha256(b"engagement-api ingest v1")
-    for chunk in read_chunks(source, chunk_records):
-        for piece in chunk.content:
-            chain.update(piece)
-        key = "ingest:" + chain.copy().hexdigest()
-        summary.add(_apply_chunk(store, chunk, key, clock.now(), on_reject))
-        if on_progress:
-            on_progress(chunk.position)
+    in_memory = store.url.endswith(":memory:") or store.url in ("sqlite:", "sqlite://")
+    reader = store if in_memory else open_store(store.url)
+    prepared: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def prepare_all() -> None:
+        chain = hashlib.sha256(b"engagement-api ingest v1")
+        seen: dict[int, Post] = {}  # posts of earlier chunks, whether committed yet or not
+        try:
+            for chunk in read_chunks(source, chunk_records):
+                if stop.is_set():
+                    return
+                for piece in chunk.content:
+                    chain.update(piece)
+                key = "ingest:" + chain.copy().hexdigest()
+                ready = _prepare(reader, chunk, key, clock.now(), seen)
+                if ready.batch is not None:
+                    seen.update(ready.batch.posts)
+                prepared.put((ready, chunk.position))
+            prepared.put(None)
+        except BaseException as error:  # handed to the committing thread
+            prepared.put(error)
+
+    worker = threading.Thread(target=prepare_all, name="ingest-prepare", daemon=True)
+    worker.start()
+    try:
+        while (item := prepared.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            ready, position = item
+            summary.add(_commit(store, ready, on_reject))
+            if on_progress:
+                on_progress(position)
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                prepared.get(timeout=0.05)
+        if reader is not store:
+            reader.close()
     return summary
 
 
@@ -98,21 +138,35 @@ def ingest_batch(
     Raises BatchRejected, applying nothing, when any record is bad; a key already applied
     counts nothing (`already_ingested`).
     """
-    return _apply_chunk(store, Chunk(records=records), key, now, None, whole=True)
+    ready = _prepare(store, Chunk(records=records), key, now, {})
+    if ready.rejections:
+        raise BatchRejected(sorted(ready.rejections))
+    return _commit(store, ready, None)
 
 
 def _apply_chunk(
-    store: Store,
-    chunk: Chunk,
-    key: str,
-    now: float,
-    on_reject: OnReject | None,
-    whole: bool = False,
+    store: Store, chunk: Chunk, key: str, now: float, on_reject: OnReject | None
 ) -> IngestSummary:
+    return _commit(store, _prepare(store, chunk, key, now, {}), on_reject)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    summary: IngestSummary
+    batch: Batch | None  # None: the chunk was applied before
+    rejections: list[tuple[int, str]]
+
+
+def _prepare(store: Store, chunk: Chunk, key: str, now: float, seen: dict[int, Post]) -> _Prepared:
+    """Check a chunk's records and roll them up into a batch; nothing is written.
+
+    `seen` holds the posts of earlier chunks of the same input, which may not be committed
+    yet: they count as "earlier in the input".
+    """
     summary = IngestSummary(records=chunk.size)
     if store.batch_applied(key):
         summary.already_ingested = summary.records
-        return summary
+        return _Prepared(summary, None, [])
     batch = Batch(key, records=chunk.size)
     rejections: list[tuple[int, str]] = []
     hourly: dict[tuple[int, int, int], int] = defaultdict(int)
@@ -130,7 +184,8 @@ def _apply_chunk(
     referenced = {r.id if isinstance(r, PostRecord) else r.post_id for _, _, r in parsed}
     if fast is not None:
         referenced.update(np.unique(fast.post_id).tolist())
-    posts: dict[int, Post] = store.get_posts(referenced)
+    posts: dict[int, Post] = store.get_posts(referenced.difference(seen))
+    posts.update((i, seen[i]) for i in referenced.intersection(seen))
 
     for _, line, record in parsed:
         try:
@@ -150,12 +205,18 @@ def _apply_chunk(
         rolled, applied = _apply_plain_events(chunk, fast, posts, now, rejections)
         summary.events += applied
     batch.hourly = HourlyCounts.combine(rolled, hourly)
-    if whole and rejections:
-        raise BatchRejected(sorted(rejections))
-    if not store.apply_batch(batch):  # another ingest applied the same content meanwhile
-        return IngestSummary(records=summary.records, already_ingested=summary.records)
     summary.rejected = len(rejections)
-    for line, reason in sorted(rejections):
+    return _Prepared(summary, batch, rejections)
+
+
+def _commit(store: Store, ready: _Prepared, on_reject: OnReject | None) -> IngestSummary:
+    """Apply a prepared batch (once per key) and report its rejected records."""
+    summary = ready.summary
+    if ready.batch is None:
+        return summary
+    if not store.apply_batch(ready.batch):  # another ingest applied the same content meanwhile
+        return IngestSummary(records=summary.records, already_ingested=summary.records)
+    for line, reason in sorted(ready.rejections):
         if on_reject:
             on_reject(line, reason)
     return summary
