@@ -17,26 +17,13 @@ from engagement_api.cli import main
 from engagement_api.clock import FrozenClock
 from engagement_api.ids import snowflake_ms
 from engagement_api.ingest import ingest_source
+from engagement_api.ingest.records import RECORD_FIELDS
 from engagement_api.spec import METRIC_BY_NAME
 from engagement_api.store import open_store
 from engagement_api.times import parse_instant
 
 P1, P2 = 1260294888811347969, 850006245121695744
-FIELDS = [
-    "record",
-    "id",
-    "author_id",
-    "handle",
-    "created_at",
-    "protected",
-    "deleted",
-    "video_id",
-    "post_id",
-    "type",
-    "at",
-    "count",
-    "promoted",
-]
+FIELDS = list(RECORD_FIELDS)
 
 
 def sample_records() -> list[dict]:

@@ -210,21 +210,6 @@ EVENT_MIX: dict[str, float] = {
     "media_views": 0.02,
     "video_views": 0.0308,
 }
-COLUMNS = (
-    "record",
-    "id",
-    "author_id",
-    "handle",
-    "created_at",
-    "protected",
-    "deleted",
-    "video_id",
-    "post_id",
-    "type",
-    "at",
-    "count",
-    "promoted",
-)
 EVENTS_PER_BATCH = 1_000_000
 
 

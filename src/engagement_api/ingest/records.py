@@ -16,6 +16,23 @@ from ..ids import parse_id
 from ..spec import EVENT_TYPES
 from ..times import parse_instant
 
+# Every field of both record kinds: the columns of CSV and Parquet input.
+RECORD_FIELDS = (
+    "record",
+    "id",
+    "author_id",
+    "handle",
+    "created_at",
+    "protected",
+    "deleted",
+    "video_id",
+    "post_id",
+    "type",
+    "at",
+    "count",
+    "promoted",
+)
+
 
 class Rejected(ValueError):
     """A record that cannot be applied; the message is the reason shown to the user."""
