@@ -7,7 +7,6 @@ them with one upsert per table, in one transaction with the batch key.
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,39 +17,39 @@ import pyarrow.csv as pa_csv
 from ..spec import METRIC_BY_NAME
 from .base import (
     MAX_COUNT,
-    AccessToken,
-    App,
     Batch,
     HourlyCounts,
     Post,
     SchemaError,
-    Store,
-    User,
     add_sql,
 )
 from .migrations import latest, migrations, too_new
+from .records import SqlRecords
 
 VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
 _MIGRATION_LOCK = 0x656E6761  # pg_advisory_xact_lock key: one migrating process at a time
-_PRUNE_EVERY = 2048
 _POST_COLUMNS = "id, author_id, created_ms, protected, deleted, video_id"
-_APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit"
 
 
 def _add(table: str) -> str:
     return add_sql(table, "greatest")
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlRecords):
+    placeholder = "%s"
+
     def __init__(self, url: str) -> None:
+        super().__init__()
         self.url = url
         try:
             self._db = psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as error:
             raise ValueError(f"cannot connect to {url}: {error}".strip()) from None
-        self._lock = threading.RLock()
-        self._writes = 0
         self._migrate()
+
+    def _executemany(self, sql: str, rows) -> None:
+        with self._lock, self._db.cursor() as cursor:
+            cursor.executemany(self._q(sql), rows)
 
     # -- schema ------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -76,11 +75,6 @@ class PostgresStore(Store):
                     )
 
     # -- ingest ------------------------------------------------------------------------
-    def batch_applied(self, key: str) -> bool:
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM batches WHERE key=%s", (key,)).fetchone()
-        return row is not None
-
     def apply_batch(self, batch: Batch) -> bool:
         with self._lock:
             try:
@@ -99,15 +93,6 @@ class PostgresStore(Store):
             except _AlreadyApplied:
                 return False
         return True
-
-    def _upsert_users(self, users: Mapping[int, str]) -> None:
-        if users:
-            with self._db.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO users(id, handle) VALUES(%s,%s) "
-                    "ON CONFLICT (id) DO UPDATE SET handle=excluded.handle",
-                    list(users.items()),
-                )
 
     def _upsert_posts(self, posts: Mapping[int, Post]) -> None:
         if not posts:
@@ -246,10 +231,6 @@ class PostgresStore(Store):
                 (list(post_ids), list(metric_codes), start_hour, end_hour),
             ).fetchall()
 
-    def latest_event_hour(self) -> int | None:
-        value = self.get_meta("latest_event_hour")
-        return int(value) if value is not None else None
-
     def read_counts_since(
         self, post_ids: Sequence[int], metric_codes: Sequence[int], from_hour: int
     ) -> dict[tuple[int, int], int]:
@@ -271,169 +252,6 @@ class PostgresStore(Store):
                 (VIDEO_VIEWS, from_hour, list(dict.fromkeys(video_ids))),
             ).fetchall()
         return dict(rows)
-
-    # -- users, apps, tokens -----------------------------------------------------------
-    def get_user(self, user_id: int) -> User | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, handle FROM users WHERE id=%s", (user_id,)
-            ).fetchone()
-        return User(*row) if row else None
-
-    def upsert_user(self, user: User) -> None:
-        with self._lock:
-            self._upsert_users({user.id: user.handle})
-
-    def find_user(self, handle: str) -> User | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, handle FROM users WHERE lower(handle)=lower(%s) ORDER BY id LIMIT 1",
-                (handle.removeprefix("@"),),
-            ).fetchone()
-        return User(*row) if row else None
-
-    def create_app(
-        self, name: str, consumer_key: str, consumer_secret: str, approved: bool, rate_limit: int
-    ) -> App:
-        with self._lock:
-            (app_id,) = self._db.execute(
-                "INSERT INTO apps(name, consumer_key, consumer_secret, approved, rate_limit, "
-                "created_at) VALUES(%s,%s,%s,%s,%s,%s) RETURNING id",
-                (name, consumer_key, consumer_secret, approved, rate_limit, int(time.time())),
-            ).fetchone()
-        return App(app_id, name, consumer_key, consumer_secret, approved, rate_limit)
-
-    def _app(self, where: str, value: object) -> App | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_APP_COLUMNS} FROM apps WHERE {where}=%s", (value,)
-            ).fetchone()
-        return App(*row) if row else None
-
-    def get_app(self, app_id: int) -> App | None:
-        return self._app("id", app_id)
-
-    def get_app_by_key(self, consumer_key: str) -> App | None:
-        return self._app("consumer_key", consumer_key)
-
-    def list_apps(self) -> list[App]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_APP_COLUMNS} FROM apps ORDER BY id").fetchall()
-        return [App(*r) for r in rows]
-
-    def set_app_approved(self, app_id: int, approved: bool) -> bool:
-        with self._lock:
-            cursor = self._db.execute("UPDATE apps SET approved=%s WHERE id=%s", (approved, app_id))
-        return cursor.rowcount == 1
-
-    def create_access_token(self, token: AccessToken) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO access_tokens(token, secret, app_id, user_id, created_at) "
-                "VALUES(%s,%s,%s,%s,%s)",
-                (token.token, token.secret, token.app_id, token.user_id, int(time.time())),
-            )
-
-    def get_access_token(self, token: str) -> AccessToken | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT token, secret, app_id, user_id FROM access_tokens WHERE token=%s",
-                (token,),
-            ).fetchone()
-        return AccessToken(*row) if row else None
-
-    def add_bearer_token(self, token_hash: str, app_id: int, now: int) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO bearer_tokens(token_hash, app_id, created_at) VALUES(%s,%s,%s)",
-                (token_hash, app_id, now),
-            )
-
-    def bearer_token_app(self, token_hash: str) -> int | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT app_id FROM bearer_tokens WHERE token_hash=%s AND revoked_at IS NULL",
-                (token_hash,),
-            ).fetchone()
-        return row[0] if row else None
-
-    def revoke_bearer_token(self, token_hash: str, app_id: int, now: int) -> bool:
-        with self._lock:
-            found = self._db.execute(
-                "UPDATE bearer_tokens SET revoked_at = coalesce(revoked_at, %s) "
-                "WHERE token_hash=%s AND app_id=%s RETURNING 1",
-                (now, token_hash, app_id),
-            ).fetchone()
-        return found is not None
-
-    def add_admin_token(self, token_hash: str, now: int) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO admin_tokens(token_hash, created_at) VALUES(%s,%s)",
-                (token_hash, now),
-            )
-
-    def admin_token_valid(self, token_hash: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM admin_tokens WHERE token_hash=%s AND revoked_at IS NULL",
-                (token_hash,),
-            ).fetchone()
-        return row is not None
-
-    # -- per-request bookkeeping -------------------------------------------------------
-    def remember_nonce(self, consumer_key: str, nonce: str, now: int, ttl: int) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO nonces(consumer_key, nonce, seen_at) VALUES(%s,%s,%s) "
-                "ON CONFLICT (consumer_key, nonce) DO UPDATE SET seen_at=excluded.seen_at "
-                "WHERE nonces.seen_at < %s",
-                (consumer_key, nonce, now, now - ttl),
-            )
-            self._maybe_prune(now)
-        return cursor.rowcount == 1
-
-    def count_request(self, app_id: int, minute: int) -> int:
-        with self._lock:
-            (count,) = self._db.execute(
-                "INSERT INTO request_counts(app_id, minute, count) VALUES(%s,%s,1) "
-                "ON CONFLICT (app_id, minute) DO UPDATE SET count = request_counts.count + 1 "
-                "RETURNING count",
-                (app_id, minute),
-            ).fetchone()
-            self._maybe_prune(minute * 60)
-        return count
-
-    def _maybe_prune(self, now: int) -> None:
-        self._writes += 1
-        if self._writes % _PRUNE_EVERY == 0:
-            self._db.execute("DELETE FROM nonces WHERE seen_at < %s", (now - 600,))
-            self._db.execute("DELETE FROM request_counts WHERE minute < %s", (now // 60 - 10,))
-
-    # -- bookkeeping -------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=%s", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO meta(key, value) VALUES(%s,%s) "
-                "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
-                (key, value),
-            )
-
-    def counts(self) -> Mapping[str, int]:
-        with self._lock:
-            return {
-                table: self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                for table in ("users", "posts", "post_hourly", "apps", "batches")
-            }
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 class _AlreadyApplied(Exception):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,21 +12,17 @@ from pathlib import Path
 from ..spec import METRIC_BY_NAME
 from .base import (
     MAX_COUNT,
-    AccessToken,
-    App,
     Batch,
     HourlyCounts,
     Post,
     SchemaError,
-    Store,
-    User,
     add_sql,
 )
 from .migrations import latest, migrations, too_new
+from .records import SqlRecords
 
 VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
 _CHUNK = 900  # ids per IN (...) list
-_PRUNE_EVERY = 2048  # nonce / request-count writes between clean-ups
 
 
 def _marks(n: int) -> str:
@@ -39,8 +34,9 @@ def _chunks(items: Sequence, size: int = _CHUNK):
         yield items[i : i + size]
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SqlRecords):
     def __init__(self, path: str | os.PathLike, url: str | None = None) -> None:
+        super().__init__()  # one connection; the CLI and tests may share it across threads
         self.path = Path(path)
         self.url = url or f"sqlite:///{self.path}"
         if str(path) != ":memory:":
@@ -48,8 +44,6 @@ class SQLiteStore(Store):
         self._db = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=30.0
         )
-        self._lock = threading.RLock()  # one connection; the CLI and tests may share it
-        self._writes = 0
         for pragma in (
             "journal_mode=WAL",
             "synchronous=NORMAL",
@@ -59,6 +53,10 @@ class SQLiteStore(Store):
         ):
             self._db.execute(f"PRAGMA {pragma}")
         self._migrate()
+
+    def _executemany(self, sql: str, rows) -> None:
+        with self._lock:
+            self._db.executemany(sql, rows)
 
     # -- schema ------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -92,10 +90,6 @@ class SQLiteStore(Store):
                 raise
 
     # -- ingest ------------------------------------------------------------------------
-    def batch_applied(self, key: str) -> bool:
-        with self._lock:
-            return bool(self._db.execute("SELECT 1 FROM batches WHERE key=?", (key,)).fetchone())
-
     def apply_batch(self, batch: Batch) -> bool:
         db = self._db
         with self._lock:
@@ -117,13 +111,6 @@ class SQLiteStore(Store):
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-
-    def _upsert_users(self, users: Mapping[int, str]) -> None:
-        self._db.executemany(
-            "INSERT INTO users(id, handle) VALUES(?,?) "
-            "ON CONFLICT(id) DO UPDATE SET handle=excluded.handle",
-            users.items(),
-        )
 
     def _upsert_posts(self, posts: Mapping[int, Post]) -> None:
         if not posts:
@@ -274,10 +261,6 @@ class SQLiteStore(Store):
                 )
         return out
 
-    def latest_event_hour(self) -> int | None:
-        value = self.get_meta("latest_event_hour")
-        return int(value) if value is not None else None
-
     def read_counts_since(
         self, post_ids: Sequence[int], metric_codes: Sequence[int], from_hour: int
     ) -> dict[tuple[int, int], int]:
@@ -310,169 +293,6 @@ class SQLiteStore(Store):
         return out
 
     # -- users, apps, tokens -----------------------------------------------------------
-    def get_user(self, user_id: int) -> User | None:
-        with self._lock:
-            row = self._db.execute("SELECT id, handle FROM users WHERE id=?", (user_id,)).fetchone()
-        return User(*row) if row else None
-
-    def upsert_user(self, user: User) -> None:
-        with self._lock:
-            self._upsert_users({user.id: user.handle})
-
-    def find_user(self, handle: str) -> User | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, handle FROM users WHERE handle=? COLLATE NOCASE ORDER BY id LIMIT 1",
-                (handle.removeprefix("@"),),
-            ).fetchone()
-        return User(*row) if row else None
-
-    def create_app(
-        self, name: str, consumer_key: str, consumer_secret: str, approved: bool, rate_limit: int
-    ) -> App:
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO apps(name, consumer_key, consumer_secret, approved, rate_limit, "
-                "created_at) VALUES(?,?,?,?,?,?)",
-                (name, consumer_key, consumer_secret, int(approved), rate_limit, int(time.time())),
-            )
-        return App(cursor.lastrowid, name, consumer_key, consumer_secret, approved, rate_limit)
-
     _APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit"
 
-    def _app(self, where: str, value: object) -> App | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {self._APP_COLUMNS} FROM apps WHERE {where}=?", (value,)
-            ).fetchone()
-        return App(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) if row else None
-
-    def get_app(self, app_id: int) -> App | None:
-        return self._app("id", app_id)
-
-    def get_app_by_key(self, consumer_key: str) -> App | None:
-        return self._app("consumer_key", consumer_key)
-
-    def list_apps(self) -> list[App]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {self._APP_COLUMNS} FROM apps ORDER BY id").fetchall()
-        return [App(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
-
-    def set_app_approved(self, app_id: int, approved: bool) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE apps SET approved=? WHERE id=?", (int(approved), app_id)
-            )
-        return cursor.rowcount == 1
-
-    def create_access_token(self, token: AccessToken) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO access_tokens(token, secret, app_id, user_id, created_at) "
-                "VALUES(?,?,?,?,?)",
-                (token.token, token.secret, token.app_id, token.user_id, int(time.time())),
-            )
-
-    def get_access_token(self, token: str) -> AccessToken | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT token, secret, app_id, user_id FROM access_tokens WHERE token=?", (token,)
-            ).fetchone()
-        return AccessToken(*row) if row else None
-
-    def add_bearer_token(self, token_hash: str, app_id: int, now: int) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO bearer_tokens(token_hash, app_id, created_at) VALUES(?,?,?)",
-                (token_hash, app_id, now),
-            )
-
-    def bearer_token_app(self, token_hash: str) -> int | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT app_id FROM bearer_tokens WHERE token_hash=? AND revoked_at IS NULL",
-                (token_hash,),
-            ).fetchone()
-        return row[0] if row else None
-
-    def revoke_bearer_token(self, token_hash: str, app_id: int, now: int) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT revoked_at FROM bearer_tokens WHERE token_hash=? AND app_id=?",
-                (token_hash, app_id),
-            ).fetchone()
-            if row is None:
-                return False
-            if row[0] is None:
-                self._db.execute(
-                    "UPDATE bearer_tokens SET revoked_at=? WHERE token_hash=?", (now, token_hash)
-                )
-        return True
-
-    def add_admin_token(self, token_hash: str, now: int) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO admin_tokens(token_hash, created_at) VALUES(?,?)",
-                (token_hash, now),
-            )
-
-    def admin_token_valid(self, token_hash: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM admin_tokens WHERE token_hash=? AND revoked_at IS NULL",
-                (token_hash,),
-            ).fetchone()
-        return row is not None
-
-    # -- per-request bookkeeping -------------------------------------------------------
-    def remember_nonce(self, consumer_key: str, nonce: str, now: int, ttl: int) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO nonces(consumer_key, nonce, seen_at) VALUES(?,?,?) "
-                "ON CONFLICT(consumer_key, nonce) DO UPDATE SET seen_at=excluded.seen_at "
-                "WHERE seen_at < ?",
-                (consumer_key, nonce, now, now - ttl),
-            )
-            self._maybe_prune(now, ttl)
-        return cursor.rowcount == 1
-
-    def count_request(self, app_id: int, minute: int) -> int:
-        with self._lock:
-            (count,) = self._db.execute(
-                "INSERT INTO request_counts(app_id, minute, count) VALUES(?,?,1) "
-                "ON CONFLICT(app_id, minute) DO UPDATE SET count=count+1 RETURNING count",
-                (app_id, minute),
-            ).fetchone()
-            self._maybe_prune(minute * 60, 600)
-        return count
-
-    def _maybe_prune(self, now: int, ttl: int) -> None:
-        self._writes += 1
-        if self._writes % _PRUNE_EVERY == 0:
-            self._db.execute("DELETE FROM nonces WHERE seen_at < ?", (now - max(ttl, 600),))
-            self._db.execute("DELETE FROM request_counts WHERE minute < ?", (now // 60 - 10,))
-
     # -- bookkeeping -------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO meta(key, value) VALUES(?,?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (key, value),
-            )
-
-    def counts(self) -> Mapping[str, int]:
-        with self._lock:
-            return {
-                table: self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                for table in ("users", "posts", "post_hourly", "apps", "batches")
-            }
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

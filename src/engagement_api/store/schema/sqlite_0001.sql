@@ -10,7 +10,7 @@ CREATE TABLE users (
     id     INTEGER PRIMARY KEY,
     handle TEXT NOT NULL
 );
-CREATE INDEX users_handle ON users (handle COLLATE NOCASE);
+CREATE INDEX users_handle ON users (lower(handle));
 
 CREATE TABLE posts (
     id         INTEGER PRIMARY KEY,

@@ -1,0 +1,205 @@
+"""What both SQL engines keep the same way: users, apps, tokens, nonces, counters, metadata.
+
+The statements are written once with `?` placeholders; an engine that uses another style
+sets `placeholder` and they are translated once, at class creation. The engines keep their
+own code only where SQL really differs: ingest, the endpoint reads and the schema.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .base import AccessToken, App, Store, User
+
+_APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit"
+_PRUNE_EVERY = 2048  # nonce / request-count writes between clean-ups
+NONCE_KEEP = 600  # seconds a nonce is remembered at least (RULES.md D11)
+
+
+class SqlRecords(Store):
+    """Shared statements over a DB-API connection `self._db`, guarded by `self._lock`."""
+
+    placeholder = "?"
+    _db: Any
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._writes = 0
+
+    def _q(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def _execute(self, sql: str, args: Iterable = ()):
+        with self._lock:
+            return self._db.execute(self._q(sql), tuple(args))
+
+    def _one(self, sql: str, args: Iterable = ()):
+        """The first row, or None. The cursor is drained, so that a write statement with
+        RETURNING is finished (and, outside a transaction, committed) when this returns."""
+        with self._lock:
+            rows = self._db.execute(self._q(sql), tuple(args)).fetchall()
+        return rows[0] if rows else None
+
+    def _executemany(self, sql: str, rows: Iterable) -> None:
+        raise NotImplementedError
+
+    # -- users -------------------------------------------------------------------------
+    def _upsert_users(self, users: Mapping[int, str]) -> None:
+        if users:
+            self._executemany(
+                "INSERT INTO users(id, handle) VALUES(?,?) "
+                "ON CONFLICT (id) DO UPDATE SET handle=excluded.handle",
+                list(users.items()),
+            )
+
+    def get_user(self, user_id: int) -> User | None:
+        row = self._one("SELECT id, handle FROM users WHERE id=?", (user_id,))
+        return User(*row) if row else None
+
+    def upsert_user(self, user: User) -> None:
+        with self._lock:
+            self._upsert_users({user.id: user.handle})
+
+    def find_user(self, handle: str) -> User | None:
+        row = self._one(
+            "SELECT id, handle FROM users WHERE lower(handle)=lower(?) ORDER BY id LIMIT 1",
+            (handle.removeprefix("@"),),
+        )
+        return User(*row) if row else None
+
+    # -- apps and tokens -----------------------------------------------------------------
+    def create_app(
+        self, name: str, consumer_key: str, consumer_secret: str, approved: bool, rate_limit: int
+    ) -> App:
+        (app_id,) = self._one(
+            "INSERT INTO apps(name, consumer_key, consumer_secret, approved, rate_limit, "
+            "created_at) VALUES(?,?,?,?,?,?) RETURNING id",
+            (name, consumer_key, consumer_secret, approved, rate_limit, int(time.time())),
+        )
+        return App(app_id, name, consumer_key, consumer_secret, approved, rate_limit)
+
+    def _app(self, where: str, value: object) -> App | None:
+        row = self._one(f"SELECT {_APP_COLUMNS} FROM apps WHERE {where}=?", (value,))
+        return App(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) if row else None
+
+    def get_app(self, app_id: int) -> App | None:
+        return self._app("id", app_id)
+
+    def get_app_by_key(self, consumer_key: str) -> App | None:
+        return self._app("consumer_key", consumer_key)
+
+    def list_apps(self) -> list[App]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_APP_COLUMNS} FROM apps ORDER BY id").fetchall()
+        return [App(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
+
+    def set_app_approved(self, app_id: int, approved: bool) -> bool:
+        found = self._one("UPDATE apps SET approved=? WHERE id=? RETURNING id", (approved, app_id))
+        return found is not None
+
+    def create_access_token(self, token: AccessToken) -> None:
+        self._execute(
+            "INSERT INTO access_tokens(token, secret, app_id, user_id, created_at) "
+            "VALUES(?,?,?,?,?)",
+            (token.token, token.secret, token.app_id, token.user_id, int(time.time())),
+        )
+
+    def get_access_token(self, token: str) -> AccessToken | None:
+        row = self._one(
+            "SELECT token, secret, app_id, user_id FROM access_tokens WHERE token=?", (token,)
+        )
+        return AccessToken(*row) if row else None
+
+    def add_bearer_token(self, token_hash: str, app_id: int, now: int) -> None:
+        self._execute(
+            "INSERT INTO bearer_tokens(token_hash, app_id, created_at) VALUES(?,?,?)",
+            (token_hash, app_id, now),
+        )
+
+    def bearer_token_app(self, token_hash: str) -> int | None:
+        row = self._one(
+            "SELECT app_id FROM bearer_tokens WHERE token_hash=? AND revoked_at IS NULL",
+            (token_hash,),
+        )
+        return row[0] if row else None
+
+    def revoke_bearer_token(self, token_hash: str, app_id: int, now: int) -> bool:
+        found = self._one(
+            "UPDATE bearer_tokens SET revoked_at = coalesce(revoked_at, ?) "
+            "WHERE token_hash=? AND app_id=? RETURNING 1",
+            (now, token_hash, app_id),
+        )
+        return found is not None
+
+    def add_admin_token(self, token_hash: str, now: int) -> None:
+        self._execute(
+            "INSERT INTO admin_tokens(token_hash, created_at) VALUES(?,?)", (token_hash, now)
+        )
+
+    def admin_token_valid(self, token_hash: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM admin_tokens WHERE token_hash=? AND revoked_at IS NULL", (token_hash,)
+        )
+        return row is not None
+
+    # -- per-request bookkeeping -------------------------------------------------------
+    def remember_nonce(self, consumer_key: str, nonce: str, now: int, ttl: int) -> bool:
+        with self._lock:
+            cursor = self._execute(
+                "INSERT INTO nonces(consumer_key, nonce, seen_at) VALUES(?,?,?) "
+                "ON CONFLICT (consumer_key, nonce) DO UPDATE SET seen_at=excluded.seen_at "
+                "WHERE nonces.seen_at < ?",
+                (consumer_key, nonce, now, now - ttl),
+            )
+            self._maybe_prune(now)
+            return cursor.rowcount == 1
+
+    def count_request(self, app_id: int, minute: int) -> int:
+        with self._lock:
+            (count,) = self._one(
+                "INSERT INTO request_counts(app_id, minute, count) VALUES(?,?,1) "
+                "ON CONFLICT (app_id, minute) DO UPDATE SET count = request_counts.count + 1 "
+                "RETURNING count",
+                (app_id, minute),
+            )
+            self._maybe_prune(minute * 60)
+            return count
+
+    def _maybe_prune(self, now: int) -> None:
+        self._writes += 1
+        if self._writes % _PRUNE_EVERY == 0:
+            self._execute("DELETE FROM nonces WHERE seen_at < ?", (now - NONCE_KEEP,))
+            self._execute("DELETE FROM request_counts WHERE minute < ?", (now // 60 - 10,))
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def batch_applied(self, key: str) -> bool:
+        return self._one("SELECT 1 FROM batches WHERE key=?", (key,)) is not None
+
+    def latest_event_hour(self) -> int | None:
+        value = self.get_meta("latest_event_hour")
+        return int(value) if value is not None else None
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key=?", (key,))
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._execute(
+            "INSERT INTO meta(key, value) VALUES(?,?) "
+            "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    def counts(self) -> Mapping[str, int]:
+        with self._lock:
+            return {
+                table: self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("users", "posts", "post_hourly", "apps", "batches")
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
