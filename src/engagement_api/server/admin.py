@@ -40,12 +40,9 @@ def admin_ingest_handler(store: Store, clock: Clock):
                 raise ApiError(400, "The Idempotency-Key header is required")
             if len(key) > MAX_KEY:
                 raise ApiError(400, f"The Idempotency-Key must be at most {MAX_KEY} characters")
-            records = ndjson_records(decoded_body(request, raw, MAX_BATCH_BODY))
-            if not records:
-                raise ApiError(400, "The batch holds no records")
-            target = ingest_store()
+            # Unpacking, parsing and applying all run off the event loop, so queries go on.
             summary = await run_in_threadpool(
-                ingest_batch, target, records, "admin:" + key, clock.now()
+                _ingest, ingest_store(), request, raw, "admin:" + key, clock.now()
             )
         except BatchRejected as rejected:
             listed = [f"line {line}: {reason}" for line, reason in rejected.rejections]
@@ -67,6 +64,13 @@ def admin_ingest_handler(store: Store, clock: Clock):
         )
 
     return handle
+
+
+def _ingest(store: Store, request: Request, raw: bytes, key: str, now: float):
+    records = ndjson_records(decoded_body(request, raw, MAX_BATCH_BODY))
+    if not records:
+        raise ApiError(400, "The batch holds no records")
+    return ingest_batch(store, records, key, now)
 
 
 def _check_token(store: Store, authorization: str) -> None:
