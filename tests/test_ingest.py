@@ -152,6 +152,49 @@ def test_an_interrupted_ingest_resumes_chunk_by_chunk(store_url, tmp_path):
     assert totals(url) == EXPECTED
 
 
+def cross_chunk_records() -> list[dict]:
+    """Posts and events spread over many chunks; a later record moves a post's creation."""
+    ids = [P1 + n for n in range(6)]
+    records = [post(i, 2244994945, "XDevelopers", "2020-05-12T19:00:00Z") for i in ids[:3]]
+    for hour in range(20, 24):
+        records += [event(i, "favorites", f"2020-05-12T{hour}:05:00Z") for i in ids[:3]]
+    records += [post(i, 2244994945, "XDevelopers", "2020-05-12T19:00:00Z") for i in ids[3:]]
+    records += [event(i, "replies", "2020-05-12T21:00:00Z", 2) for i in ids]
+    records.append(post(ids[0], 2244994945, "XDevelopers", "2020-05-12T22:00:00Z"))
+    records += [event(i, "retweets", "2020-05-12T21:30:00Z") for i in ids]  # ids[0]: too early
+    records += [event(i, "retweets", "2020-05-12T23:30:00Z") for i in ids]
+    return records
+
+
+@pytest.mark.parametrize("chunk_records", [1, 2, 5])
+def test_chunks_find_posts_of_earlier_chunks_committed_or_not(
+    store_url, tmp_path, monkeypatch, chunk_records
+):
+    path = write_ndjson(tmp_path / "data.ndjson", cross_chunk_records())
+    clock = FrozenClock(parse_instant(NOW))
+    ids = [P1 + n for n in range(6)]
+    codes = [code(m) for m in ("favorites", "replies", "retweets", "engagements")]
+    with open_store(f"sqlite:///{tmp_path / 'whole.db'}") as whole:
+        reference = ingest_source(whole, str(path), clock)
+        expected = whole.read_totals(ids, codes)
+    assert reference.rejected == 1
+    monkeypatch.setattr("engagement_api.ingest.known.INDEX_LIMIT", 2)  # starts again often
+    with open_store(store_url) as store:
+        rejected: list[tuple[int, str]] = []
+        summary = ingest_source(
+            store,
+            str(path),
+            clock,
+            on_reject=lambda *r: rejected.append(r),
+            chunk_records=chunk_records,
+        )
+        assert store.read_totals(ids, codes) == expected
+    assert (summary.posts, summary.events, summary.rejected) == (7, 29, 1)
+    assert rejected == [
+        (26, f"at 2020-05-12T21:30:00Z is before post {P1} was created (2020-05-12T22:00:00Z)")
+    ]
+
+
 BAD_LINES = [
     ("not json", "not valid JSON"),
     ("[1, 2]", "not a JSON object"),

@@ -25,6 +25,7 @@ from ..store import Batch, Post, Store, open_store
 from ..store.base import HourlyCounts
 from ..times import format_instant
 from . import columnar
+from .known import KnownPosts
 from .readers import Chunk, read_chunks
 from .records import EventRecord, PostRecord, Rejected, parse_record
 
@@ -78,17 +79,18 @@ def ingest_source(
 
     def prepare_all() -> None:
         chain = hashlib.sha256(b"engagement-api ingest v1")
-        seen: dict[int, Post] = {}  # posts of earlier chunks, whether committed yet or not
+        known = KnownPosts(reader)  # includes posts of chunks not committed yet
         try:
             for chunk in read_chunks(source, chunk_records):
                 if stop.is_set():
                     return
                 for piece in chunk.content:
                     chain.update(piece)
+                chunk.content = []
                 key = "ingest:" + chain.copy().hexdigest()
-                ready = _prepare(reader, chunk, key, clock.now(), seen)
+                ready = _prepare(reader, chunk, key, clock.now(), known)
                 if ready.batch is not None:
-                    seen.update(ready.batch.posts)
+                    known.add_chunk(ready.batch.posts)
                 prepared.put((ready, chunk.position))
             prepared.put(None)
         except BaseException as error:  # handed to the committing thread
@@ -138,7 +140,7 @@ def ingest_batch(
     Raises BatchRejected, applying nothing, when any record is bad; a key already applied
     counts nothing (`already_ingested`).
     """
-    ready = _prepare(store, Chunk(records=records), key, now, {})
+    ready = _prepare(store, Chunk(records=records), key, now, KnownPosts(store))
     if ready.rejections:
         raise BatchRejected(sorted(ready.rejections))
     return _commit(store, ready, None)
@@ -147,7 +149,7 @@ def ingest_batch(
 def _apply_chunk(
     store: Store, chunk: Chunk, key: str, now: float, on_reject: OnReject | None
 ) -> IngestSummary:
-    return _commit(store, _prepare(store, chunk, key, now, {}), on_reject)
+    return _commit(store, _prepare(store, chunk, key, now, KnownPosts(store)), on_reject)
 
 
 @dataclass(slots=True)
@@ -157,11 +159,11 @@ class _Prepared:
     rejections: list[tuple[int, str]]
 
 
-def _prepare(store: Store, chunk: Chunk, key: str, now: float, seen: dict[int, Post]) -> _Prepared:
+def _prepare(store: Store, chunk: Chunk, key: str, now: float, known: KnownPosts) -> _Prepared:
     """Check a chunk's records and roll them up into a batch; nothing is written.
 
-    `seen` holds the posts of earlier chunks of the same input, which may not be committed
-    yet: they count as "earlier in the input".
+    `known` finds posts in the store and in earlier chunks of the same input, which may not
+    be committed yet: they count as "earlier in the input".
     """
     summary = IngestSummary(records=chunk.size)
     if store.batch_applied(key):
@@ -181,11 +183,7 @@ def _prepare(store: Store, chunk: Chunk, key: str, now: float, seen: dict[int, P
     if fast is not None and len(fast.rows):
         fast, demoted = _defer_to_later_posts(fast, parsed)
         parsed = sorted(parsed + _parse_rows(chunk, demoted, rejections), key=lambda p: p[0])
-    referenced = {r.id if isinstance(r, PostRecord) else r.post_id for _, _, r in parsed}
-    if fast is not None:
-        referenced.update(np.unique(fast.post_id).tolist())
-    posts: dict[int, Post] = store.get_posts(referenced.difference(seen))
-    posts.update((i, seen[i]) for i in referenced.intersection(seen))
+    posts = known.posts({r.id if isinstance(r, PostRecord) else r.post_id for _, _, r in parsed})
 
     for _, line, record in parsed:
         try:
@@ -202,7 +200,7 @@ def _prepare(store: Store, chunk: Chunk, key: str, now: float, seen: dict[int, P
             rejections.append((line, str(error)))
     rolled = None
     if fast is not None and len(fast.rows):
-        rolled, applied = _apply_plain_events(chunk, fast, posts, now, rejections)
+        rolled, applied = _apply_plain_events(chunk, fast, batch.posts, known, now, rejections)
         summary.events += applied
     batch.hourly = HourlyCounts.combine(rolled, hourly)
     summary.rejected = len(rejections)
@@ -270,23 +268,43 @@ def _defer_to_later_posts(
 def _apply_plain_events(
     chunk: Chunk,
     fast: columnar.Events,
-    posts: dict[int, Post],
+    chunk_posts: dict[int, Post],
+    known: KnownPosts,
     now: float,
     rejections: list[tuple[int, str]],
 ) -> tuple[pa.Table, int]:
-    """Check the column-wise events against their posts and roll them up; (rolled, applied)."""
+    """Check the column-wise events against their posts and roll them up; (rolled, applied).
+
+    A post with a record in this chunk is taken in the state the chunk leaves it: events
+    before its last record went to the record path (`_defer_to_later_posts`).
+    """
     unique, inverse = np.unique(fast.post_id, return_inverse=True)
-    found = [posts.get(p) for p in unique.tolist()]
-    known = np.array([p is not None for p in found], dtype=bool)[inverse]
-    created = np.array([p.created_ms if p else 0 for p in found], dtype=np.int64)[inverse]
-    good = known & (fast.at_ms <= now * 1000) & (fast.at_ms >= created)
+    in_chunk = np.zeros(len(unique), dtype=bool)
+    created = np.zeros(len(unique), dtype=np.int64)
+    if chunk_posts and len(unique):
+        ids = np.fromiter(chunk_posts, dtype=np.int64, count=len(chunk_posts))
+        ms = np.fromiter((p.created_ms for p in chunk_posts.values()), np.int64, len(ids))
+        at = np.minimum(np.searchsorted(unique, ids), len(unique) - 1)
+        named = unique[at] == ids
+        in_chunk[at[named]] = True
+        created[at[named]] = ms[named]
+    known_before, created_before = known.created_ms(unique[~in_chunk])
+    created[~in_chunk] = created_before
+    exists = in_chunk.copy()
+    exists[~in_chunk] = known_before
+    good = exists[inverse] & (fast.at_ms <= now * 1000) & (fast.at_ms >= created[inverse])
     for index in np.flatnonzero(~good).tolist():  # rare: find the exact reason
         line, raw = chunk.records_at([int(fast.rows[index])])[0]
         record = parse_record(raw)
+        post = chunk_posts.get(record.post_id) or known.posts([record.post_id]).get(record.post_id)
         try:
-            _check_event(posts.get(record.post_id), record, now)
+            _check_event(post, record, now)
         except Rejected as error:
             rejections.append((line, str(error)))
+        else:  # the two paths must agree, or an event would be lost without a word
+            raise AssertionError(
+                f"line {line}: the column path refused an event the record path accepts"
+            )
     return columnar.roll_up(columnar.select(fast, good)), int(good.sum())
 
 

@@ -176,9 +176,13 @@ def _parquet_chunks(source: str, size: int) -> Iterator[Chunk]:
     done_rows = 0
     for batch in parquet.iter_batches(batch_size=size):
         table = pa.Table.from_batches([batch])
-        chunk = Chunk(
-            table=table, first_line=done_rows + 1, content=[memoryview(batch.serialize())]
-        )
+        content = [
+            memoryview(buffer)  # the column data as read, without a copy
+            for column in batch.columns
+            for buffer in column.buffers()
+            if buffer is not None
+        ]
+        chunk = Chunk(table=table, first_line=done_rows + 1, content=content)
         done_rows += batch.num_rows
         chunk.position = total * done_rows // all_rows
         yield chunk
