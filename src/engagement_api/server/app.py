@@ -26,6 +26,7 @@ from ..errors import ApiError
 from ..query import parse_query
 from ..spec import Endpoint, Messages
 from ..store import Store
+from ..store.cached import CachedReads
 from .admin import admin_ingest_handler
 from .http import decoded_body, error_response, json_response, signing_urls
 from .openapi import openapi_document
@@ -39,6 +40,7 @@ def create_app(
     """`clock` is the data clock of every time rule; `wall_clock` checks OAuth timestamps."""
     clock = clock or SystemClock()
     wall_clock = wall_clock or SystemClock()
+    reads = CachedReads(store)  # this worker's memory of posts and totals
 
     def engagement_route(endpoint: Endpoint) -> Route:
         async def handle(request: Request) -> Response:
@@ -53,7 +55,7 @@ def create_app(
                     raise over_limit
                 now = clock.now()
                 query = parse_query(endpoint, decoded_body(request, raw), now)
-                document = answer(store, query, principal, now)
+                document = answer(reads.fresh(), query, principal, now)
             except ApiError as error:
                 error.headers = {**headers, **error.headers}
                 return error_response(request, error)

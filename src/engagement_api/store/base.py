@@ -192,6 +192,10 @@ class Store(ABC):
         """The latest hour holding any ingested event (kept up to date by apply_batch)."""
 
     @abstractmethod
+    def data_version(self) -> int:
+        """A number every applied batch changes (what server workers remember is keyed by it)."""
+
+    @abstractmethod
     def read_counts_since(
         self, post_ids: Sequence[int], metric_codes: Sequence[int], from_hour: int
     ) -> dict[tuple[int, int], int]:

@@ -90,6 +90,7 @@ class PostgresStore(SqlRecords):
                     self._upsert_posts(batch.posts)
                     self._add_counts(batch.hourly)
                     self._note_latest_hour(batch.hourly)
+                    self._bump_data_version()
             except _AlreadyApplied:
                 return False
         return True

@@ -178,6 +178,17 @@ class SqlRecords(Store):
     def batch_applied(self, key: str) -> bool:
         return self._one("SELECT 1 FROM batches WHERE key=?", (key,)) is not None
 
+    def data_version(self) -> int:
+        value = self.get_meta("data_version")
+        return int(value) if value is not None else 0
+
+    def _bump_data_version(self) -> None:
+        """Called inside apply_batch's transaction."""
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES('data_version', '1') ON CONFLICT (key) "
+            "DO UPDATE SET value=CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)"
+        )
+
     def latest_event_hour(self) -> int | None:
         value = self.get_meta("latest_event_hour")
         return int(value) if value is not None else None

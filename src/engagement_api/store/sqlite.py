@@ -102,6 +102,7 @@ class SQLiteStore(SqlRecords):
                 self._upsert_posts(batch.posts)
                 self._add_counts(batch.hourly)
                 self._note_latest_hour(batch.hourly)
+                self._bump_data_version()
                 db.execute(
                     "INSERT INTO batches(key, applied_at, records) VALUES(?,?,?)",
                     (batch.key, int(time.time()), batch.records),
