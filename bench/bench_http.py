@@ -386,22 +386,7 @@ def ours_server(store: str, args) -> Server:
     port = common.free_port()
     return Server(
         f"ours-{'pg' if store.startswith('postgres') else 'sqlite'}",
-        [
-            *common.engagement_api(),
-            "--store",
-            store,
-            "--now",
-            NOW,
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            args.ours_log_level,
-        ],
+        common.serve_command(store, port, args.workers, args.ours_log_level),
         port,
     ).wait_ready()
 

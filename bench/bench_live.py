@@ -432,22 +432,7 @@ def run_engine(
     folder.mkdir(exist_ok=True)
     with Server(
         f"live-{engine}",
-        [
-            *common.engagement_api(),
-            "--store",
-            store,
-            "--now",
-            NOW,
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            args.ours_log_level,
-        ],
+        common.serve_command(store, port, args.workers, args.ours_log_level),
         port,
     ).wait_ready() as server:
         token_q = bearer(store, server.base)

@@ -45,6 +45,26 @@ def engagement_api() -> list[str]:
     return [found]
 
 
+def serve_command(store: str, port: int, workers: int, log_level: str) -> list[str]:
+    """`engagement-api serve` on 127.0.0.1 with the benchmarks' frozen clock."""
+    return [
+        *engagement_api(),
+        "--store",
+        store,
+        "--now",
+        NOW,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        log_level,
+    ]
+
+
 def cli(*args: str, store: str | None = None, check: bool = True) -> str:
     """Run `engagement-api [--store URL] --now NOW ARGS...`; its stdout."""
     command = [*engagement_api(), *(["--store", store] if store else []), "--now", NOW, *args]
