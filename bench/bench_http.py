@@ -585,19 +585,11 @@ def _size(wire: int | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=20_000_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--duration", type=float, default=30, help="seconds per wrk run")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up (0: none)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
-    parser.add_argument(
-        "--engine",
-        choices=["sqlite", "postgresql", "both"],
-        default="sqlite",
-        help="our store engine",
+    common.add_load_options(
+        parser,
+        warmup_help="seconds of warm-up (0: none)",
+        log_help="serve --log-level for ours (info adds an access log line each)",
+        reuse_help="reuse our SQLite store from an earlier run (else ingest anew)",
     )
     parser.add_argument("--endpoints", default="totals,28hr,historical")
     parser.add_argument(
@@ -618,17 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="signed requests per OAuth run (0: sized from the warm-up)",
     )
-    parser.add_argument(
-        "--ours-log-level",
-        default="warning",
-        help="serve --log-level for ours (info adds an access log line each)",
-    )
     parser.add_argument("--skip-naive", action="store_true", help="no naive peer")
-    parser.add_argument(
-        "--reuse-store",
-        action="store_true",
-        help="reuse our SQLite store from an earlier run (else ingest anew)",
-    )
     args = parser.parse_args(argv)
     if not 1 <= args.history_days <= 28:
         parser.error("--history-days must be 1..28")

@@ -644,19 +644,11 @@ def _ms(seconds: float | None) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=20_000_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--duration", type=float, default=30, help="seconds per wrk run")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk warm-up")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
-    parser.add_argument(
-        "--engine",
-        choices=["sqlite", "postgresql", "both"],
-        default="sqlite",
-        help="our store engine",
+    common.add_load_options(
+        parser,
+        warmup_help="seconds of wrk warm-up",
+        log_help="serve --log-level (info adds an access log line per request)",
+        reuse_help="reuse the live SQLite store of an earlier run (else ingest anew)",
     )
     parser.add_argument(
         "--batch-events", type=int, default=10_000, help="events per POST /admin/ingest batch"
@@ -683,16 +675,6 @@ def main(argv: list[str] | None = None) -> int:
         "--ingest-alone",
         action="store_true",
         help="also measure the feeders alone, with no queries, for --duration",
-    )
-    parser.add_argument(
-        "--ours-log-level",
-        default="warning",
-        help="serve --log-level (info adds an access log line per request)",
-    )
-    parser.add_argument(
-        "--reuse-store",
-        action="store_true",
-        help="reuse the live SQLite store of an earlier run (else ingest anew)",
     )
     args = parser.parse_args(argv)
     if args.batch_events < 1 or args.feeders < 1 or args.distinct_batches < 1:

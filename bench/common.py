@@ -45,6 +45,26 @@ def engagement_api() -> list[str]:
     return [found]
 
 
+def add_load_options(parser, warmup_help: str, log_help: str, reuse_help: str) -> None:
+    """The options every wrk benchmark shares: data, load, our server's engine and store."""
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--duration", type=float, default=30, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=float, default=2, help=warmup_help)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument(
+        "--engine",
+        choices=["sqlite", "postgresql", "both"],
+        default="sqlite",
+        help="our store engine",
+    )
+    parser.add_argument("--ours-log-level", default="warning", help=log_help)
+    parser.add_argument("--reuse-store", action="store_true", help=reuse_help)
+
+
 def serve_command(store: str, port: int, workers: int, log_level: str) -> list[str]:
     """`engagement-api serve` on 127.0.0.1 with the benchmarks' frozen clock."""
     return [
