@@ -21,7 +21,7 @@ import pyarrow as pa
 from ..clock import Clock
 from ..ids import snowflake_ms
 from ..spec import METRIC_BY_NAME, NON_INTERACTION_EVENTS, OTHER_EVENT
-from ..store import Batch, Post, Store, open_store
+from ..store import Batch, Post, Store, second_connection
 from ..store.base import HourlyCounts
 from ..times import format_instant
 from . import columnar
@@ -72,8 +72,7 @@ def ingest_source(
     NumPy and SQLite release the GIL for their heavy work).
     """
     summary = IngestSummary()
-    in_memory = store.url.endswith(":memory:") or store.url in ("sqlite:", "sqlite://")
-    reader = store if in_memory else open_store(store.url)
+    reader = second_connection(store)
     prepared: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 

@@ -12,7 +12,7 @@ from ..errors import ApiError
 from ..ingest import BatchRejected, ingest_batch
 from ..ingest.readers import ndjson_records
 from ..spec import Messages
-from ..store import Store, open_store
+from ..store import Store, second_connection
 from .http import decoded_body, error_response, json_response
 
 MAX_BATCH_BODY = 64 * 1024 * 1024  # bytes after gunzipping
@@ -27,8 +27,7 @@ def admin_ingest_handler(store: Store, clock: Clock):
 
     def ingest_store() -> Store:
         if not writer:
-            memory = store.url.endswith(":memory:") or store.url in ("sqlite:", "sqlite://")
-            writer.append(store if memory else open_store(store.url))
+            writer.append(second_connection(store))
         return writer[0]
 
     async def handle(request: Request) -> Response:

@@ -20,6 +20,7 @@ __all__ = [
     "User",
     "default_store_url",
     "open_store",
+    "second_connection",
 ]
 
 
@@ -55,3 +56,11 @@ def open_store(url: str) -> Store:
     raise ValueError(
         f"Unsupported store URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
     )
+
+
+def second_connection(store: Store) -> Store:
+    """Another connection to the same store, for work on another thread; an in-memory
+    SQLite store exists only in its one connection, so it is its own second connection."""
+    if store.url.endswith(":memory:") or store.url in ("sqlite:", "sqlite://"):
+        return store
+    return open_store(store.url)
