@@ -20,6 +20,7 @@ from engagement_api.ingest import ingest_records
 from engagement_api.spec import METRIC_BY_NAME
 from engagement_api.store import open_store
 from engagement_api.store.cached import CachedReads
+from engagement_api.times import parse_instant
 
 FAVORITES = METRIC_BY_NAME["favorites"].code
 
@@ -79,3 +80,14 @@ def test_reads_stay_exact_past_the_bound(store):
             (A2, FAVORITES): 3,
         }
         assert fresh.read_totals([A1], [FAVORITES]) == {(A1, FAVORITES): 2}
+
+
+def test_the_latest_event_hour_only_moves_forward(store):
+    assert store.latest_event_hour() is None
+    ingest(store, [post(A1, ALICE, "alice"), event(A1, "favorites", "2026-11-20T11:59:00Z")])
+    eleven = int(parse_instant("2026-11-20T11:00:00Z")) // 3600
+    assert store.latest_event_hour() == eleven
+    ingest(store, [event(A1, "favorites", "2026-11-20T09:00:00Z")])  # earlier: no change
+    assert store.latest_event_hour() == eleven
+    ingest(store, [event(A1, "favorites", "2026-11-20T12:10:00Z")])
+    assert store.latest_event_hour() == eleven + 1

@@ -43,11 +43,9 @@ class CachedReads:
         missing = [i for i in ids if i not in self._posts]
         if missing:
             self._make_room(len(missing))
-        posts = self._posts
-        if missing:
             found = self._store.get_posts(missing)
-            for post_id in missing:
-                posts[post_id] = found.get(post_id)  # None: not stored (remembered too)
+            self._posts.update((i, found.get(i)) for i in missing)  # None: not stored
+        posts = self._posts
         return {i: post for i in ids if (post := posts[i]) is not None}
 
     def read_totals(
@@ -56,12 +54,11 @@ class CachedReads:
         missing = [p for p in dict.fromkeys(post_ids) if p not in self._totals]
         if missing:
             self._make_room(len(missing))
-        totals = self._totals
-        if missing:
             for post_id in missing:
-                totals[post_id] = [None] * _WIDTH
+                self._totals[post_id] = [None] * _WIDTH
             for (post_id, code), count in self._store.read_totals(missing, _ALL_CODES).items():
-                totals[post_id][code] = count
+                self._totals[post_id][code] = count
+        totals = self._totals
         return {
             (post_id, code): count
             for post_id in post_ids

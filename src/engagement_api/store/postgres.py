@@ -89,7 +89,7 @@ class PostgresStore(SqlRecords):
                     self._upsert_users(batch.users)
                     self._upsert_posts(batch.posts)
                     self._add_counts(batch.hourly)
-                    self._note_latest_hour(batch.hourly)
+                    self._note_latest_hour(batch.hourly.latest_hour())
                     self._bump_data_version()
             except _AlreadyApplied:
                 return False
@@ -166,16 +166,6 @@ class PostgresStore(SqlRecords):
             "ON CONFLICT (video_id) DO UPDATE SET count = " + _add("video_totals"),
             (VIDEO_VIEWS,),
         )
-
-    def _note_latest_hour(self, hourly: HourlyCounts) -> None:
-        latest = hourly.latest_hour()
-        if latest is not None:
-            self._db.execute(
-                "INSERT INTO meta(key, value) VALUES('latest_event_hour', %s) "
-                "ON CONFLICT (key) DO UPDATE SET value=excluded.value "
-                "WHERE meta.value::bigint < excluded.value::bigint",
-                (str(latest),),
-            )
 
     def _add_video_totals(self, per_video: Mapping[str, int]) -> None:
         if per_video:

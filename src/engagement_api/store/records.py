@@ -83,7 +83,7 @@ class SqlRecords(Store):
 
     def _app(self, where: str, value: object) -> App | None:
         row = self._one(f"SELECT {_APP_COLUMNS} FROM apps WHERE {where}=?", (value,))
-        return App(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) if row else None
+        return _app_of(row) if row else None
 
     def get_app(self, app_id: int) -> App | None:
         return self._app("id", app_id)
@@ -94,7 +94,7 @@ class SqlRecords(Store):
     def list_apps(self) -> list[App]:
         with self._lock:
             rows = self._db.execute(f"SELECT {_APP_COLUMNS} FROM apps ORDER BY id").fetchall()
-        return [App(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
+        return [_app_of(row) for row in rows]
 
     def set_app_approved(self, app_id: int, approved: bool) -> bool:
         found = self._one("UPDATE apps SET approved=? WHERE id=? RETURNING id", (approved, app_id))
@@ -182,8 +182,19 @@ class SqlRecords(Store):
         value = self.get_meta("data_version")
         return int(value) if value is not None else 0
 
+    # Both called inside apply_batch's transaction.
+    def _note_latest_hour(self, hour: int | None) -> None:
+        if hour is not None:
+            self._db.execute(
+                self._q(
+                    "INSERT INTO meta(key, value) VALUES('latest_event_hour', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value=excluded.value "
+                    "WHERE CAST(meta.value AS BIGINT) < CAST(excluded.value AS BIGINT)"
+                ),
+                (str(hour),),
+            )
+
     def _bump_data_version(self) -> None:
-        """Called inside apply_batch's transaction."""
         self._db.execute(
             "INSERT INTO meta(key, value) VALUES('data_version', '1') ON CONFLICT (key) "
             "DO UPDATE SET value=CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)"
@@ -214,3 +225,8 @@ class SqlRecords(Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _app_of(row) -> App:
+    """An `apps` row read as `_APP_COLUMNS` (the engines store `approved` as 0/1 or bool)."""
+    return App(row[0], row[1], row[2], row[3], bool(row[4]), row[5])

@@ -101,7 +101,7 @@ class SQLiteStore(SqlRecords):
                 self._upsert_users(batch.users)
                 self._upsert_posts(batch.posts)
                 self._add_counts(batch.hourly)
-                self._note_latest_hour(batch.hourly)
+                self._note_latest_hour(batch.hourly.latest_hour())
                 self._bump_data_version()
                 db.execute(
                     "INSERT INTO batches(key, applied_at, records) VALUES(?,?,?)",
@@ -171,16 +171,6 @@ class SQLiteStore(SqlRecords):
                 ):
                     per_video[video_id] += video_views[post_id]
             self._add_video_totals(per_video)
-
-    def _note_latest_hour(self, hourly: HourlyCounts) -> None:
-        latest = hourly.latest_hour()
-        if latest is not None:
-            self._db.execute(
-                "INSERT INTO meta(key, value) VALUES('latest_event_hour', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value "
-                "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
-                (str(latest),),
-            )
 
     def _add_video_totals(self, per_video: Mapping[str, int]) -> None:
         self._db.executemany(
