@@ -19,7 +19,7 @@ from helpers import (
 from engagement_api.ingest import ingest_records
 from engagement_api.spec import METRIC_BY_NAME
 from engagement_api.store import open_store
-from engagement_api.store.cached import CachedReads
+from engagement_api.store.cached import CachedReads, WorkerMemory
 from engagement_api.times import parse_instant
 
 FAVORITES = METRIC_BY_NAME["favorites"].code
@@ -73,13 +73,49 @@ def test_reads_stay_exact_past_the_bound(store):
     )
     reads = CachedReads(store, max_posts=1)
     for _ in range(3):
-        fresh = reads.fresh()
-        assert set(fresh.get_posts([A1, A2, UNKNOWN])) == {A1, A2}
-        assert fresh.read_totals([A2, A1], [FAVORITES]) == {
+        assert set(reads.get_posts([A1, A2, UNKNOWN])) == {A1, A2}
+        assert reads.read_totals([A2, A1], [FAVORITES]) == {
             (A1, FAVORITES): 2,
             (A2, FAVORITES): 3,
         }
-        assert fresh.read_totals([A1], [FAVORITES]) == {(A1, FAVORITES): 2}
+        assert reads.read_totals([A1], [FAVORITES]) == {(A1, FAVORITES): 2}
+
+
+def test_remembered_and_new_ids_mixed_past_the_bound(store):
+    """Making room forgets what is remembered: every id of the request must then be read."""
+    ingest(
+        store,
+        [
+            post(A1, ALICE, "alice", video_id="v1"),
+            post(A2, ALICE, "alice", video_id="v2"),
+            event(A1, "favorites", "2026-11-20T11:00:00Z", 2),
+            event(A2, "favorites", "2026-11-20T11:00:00Z", 3),
+            event(A1, "video_views", "2026-11-20T11:00:00Z", 5),
+            event(A2, "video_views", "2026-11-20T11:00:00Z", 7),
+        ],
+    )
+    reads = CachedReads(store, max_posts=1)
+    assert set(reads.get_posts([A1])) == {A1}
+    assert set(reads.get_posts([A1, A2])) == {A1, A2}
+    assert set(reads.get_posts([A2, A1, UNKNOWN])) == {A1, A2}
+    assert reads.read_totals([A1], [FAVORITES]) == {(A1, FAVORITES): 2}
+    assert reads.read_totals([A1, A2], [FAVORITES]) == {(A1, FAVORITES): 2, (A2, FAVORITES): 3}
+    assert reads.read_video_totals(["v1"]) == {"v1": 5}
+    assert reads.read_video_totals(["v1", "v2", "v9"]) == {"v1": 5, "v2": 7}
+
+
+def test_memory_follows_the_data_version(store):
+    memory = WorkerMemory(store)
+    memory.refresh()
+    reads = memory.reads
+    assert reads.get_posts([A1]) == {}
+    generation = reads.generation
+    memory.refresh()
+    assert reads.generation == generation  # nothing committed: nothing forgotten
+    ingest(store, [post(A1, ALICE, "alice")])
+    memory.refresh()
+    assert reads.generation == generation + 1
+    assert set(reads.get_posts([A1])) == {A1}
 
 
 def test_the_latest_event_hour_only_moves_forward(store):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from itertools import permutations
 
+import numpy as np
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engagement_api import spec
 from engagement_api.ids import MAX_ID, parse_id
-from engagement_api.shape import Cells, Timeline, shape
+from engagement_api.shape import Table, shape, timeline
 from engagement_api.times import format_instant, parse_instant
 
 HOUR = spec.HOUR
@@ -78,11 +80,14 @@ def test_every_grouping_sums_to_the_same_total(start_hour, hours, posts, metrics
         ]
         for _ in range(posts)
     ]
-    cells = Cells.build(
-        [str(p) for p in range(1, posts + 1)], [f"m{m}" for m in range(metrics)], rows
-    )
-    timeline = Timeline.for_window(start_hour * HOUR, (start_hour + hours) * HOUR)
-    answer = shape(tuple(levels), cells, timeline)
+    table = Table(
+        [str(p) for p in range(1, posts + 1)],
+        [f"m{m}" for m in range(metrics)],
+        np.array(rows, dtype=np.int64),
+        np.ones((posts, metrics), dtype=bool),
+        timeline(start_hour * HOUR, (start_hour + hours) * HOUR),
+    ).kept()
+    answer = orjson.loads(orjson.dumps(shape(tuple(levels), table)))
     assert sum(_leaves(answer)) == sum(sum(v) for row in rows for v in row)
     if levels[0] == spec.TWEET_ID:
         assert list(answer) == [str(p) for p in range(1, posts + 1)]

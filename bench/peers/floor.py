@@ -2,13 +2,13 @@
 
 It does what any server of this API must do and nothing more: read the request, gzip a
 JSON answer at level 1 when the client accepts gzip (as engagement-api does), and write it.
-The answers are engagement-api's own, captured once by bench_http.py: the /totals body (the
-250-id answer) for /totals and any unknown path, and the /28hr and /historical answers for
-those paths when captured, so every endpoint is compared at its real answer size.
+The answers are engagement-api's own, captured once by bench_http.py, one per scenario: a
+request names its scenario in the `x-bench-answer` header (engagement-api ignores it), so
+every scenario is compared at its real answer size.
 
-    python bench/peers/floor.py --bodies DIR --port P [--workers 2]
+    python bench/peers/floor.py --bodies DIR --port P [--workers 2] [--server uvicorn|granian]
 
-DIR holds totals.json and, optionally, 28hr.json and historical.json (uncompressed JSON).
+DIR holds one NAME.json (uncompressed JSON) per scenario.
 """
 
 from __future__ import annotations
@@ -19,16 +19,13 @@ import sys
 import zlib
 from pathlib import Path
 
-_bodies: dict[str, bytes] = {}
+_bodies: dict[bytes, bytes] = {}
 
 
 def _load() -> None:
-    folder = Path(os.environ["FLOOR_BODIES"])
-    for name in ("totals", "28hr", "historical"):
-        path = folder / f"{name}.json"
-        if path.exists():
-            _bodies[f"/insights/engagement/{name}"] = path.read_bytes()
-    _bodies[""] = _bodies["/insights/engagement/totals"]
+    for path in sorted(Path(os.environ["FLOOR_BODIES"]).glob("*.json")):
+        _bodies[path.stem.encode()] = path.read_bytes()
+    _bodies[b""] = next(iter(_bodies.values()))
 
 
 async def app(scope, receive, send):
@@ -43,21 +40,24 @@ async def app(scope, receive, send):
                 return
     if scope["type"] != "http":
         return
+    if not _bodies:
+        _load()  # servers without lifespan events
     while True:  # read (and drop) the request body, as a real server must
         message = await receive()
         if not message.get("more_body"):
             break
-    if scope["method"] == "GET":
-        body = b'{"status":"ok"}'
-    else:
-        body = _bodies.get(scope["path"], _bodies[""])
+    name, gzip = b"", False
+    for header, value in scope["headers"]:
+        if header == b"x-bench-answer":
+            name = value
+        elif header == b"accept-encoding" and b"gzip" in value.lower():
+            gzip = True
+    body = b'{"status":"ok"}' if scope["method"] == "GET" else _bodies.get(name, _bodies[b""])
     headers = [(b"content-type", b"application/json")]
-    for name, value in scope["headers"]:
-        if name == b"accept-encoding" and b"gzip" in value.lower():
-            compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
-            body = compressor.compress(body) + compressor.flush()
-            headers += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
-            break
+    if gzip:
+        compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+        body = compressor.compress(body) + compressor.flush()
+        headers += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -69,15 +69,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     args = parser.parse_args(argv)
-    if not (Path(args.bodies) / "totals.json").exists():
-        raise SystemExit(f"{args.bodies}/totals.json is missing")
+    if not any(Path(args.bodies).glob("*.json")):
+        raise SystemExit(f"{args.bodies} holds no captured answer")
+    os.environ["FLOOR_BODIES"] = os.path.abspath(args.bodies)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    if args.server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        Granian("floor:app", address=args.host, port=args.port, workers=args.workers,
+                interface=Interfaces.ASGI, log_enabled=False).serve()  # fmt: skip
+        return
     import uvicorn
 
-    os.environ["FLOOR_BODIES"] = os.path.abspath(args.bodies)
     uvicorn.run(
         "floor:app",
-        app_dir=os.path.dirname(os.path.abspath(__file__)),
         host=args.host,
         port=args.port,
         workers=args.workers,

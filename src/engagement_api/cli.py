@@ -111,10 +111,11 @@ def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_leve
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout: credentials only
     if workers == 1:
+        from .contract import open_contract
         from .server import create_app
         from .server.app import tune_gc
 
-        app = create_app(store, obj.clock)
+        app = create_app(store, obj.clock, contract=open_contract(obj.store_url))
         tune_gc()
         uvicorn.run(
             app,

@@ -1,6 +1,8 @@
-"""The one exception the request path raises: an HTTP status with its `errors` texts."""
+"""The exceptions the request path raises: an HTTP status with its `errors` texts."""
 
 from __future__ import annotations
+
+from .spec import Messages
 
 
 class ApiError(Exception):
@@ -9,6 +11,16 @@ class ApiError(Exception):
         self.status = status
         self.messages = list(messages)
         self.headers = headers or {}
+
+
+class Unauthorized(ApiError):
+    """A 401 (RULES.md D7), with the signature base strings the server built when a
+    signature did not verify (shown in the request journal, never a secret)."""
+
+    def __init__(self, reason: str, base_strings: tuple[str, ...] = ()) -> None:
+        super().__init__(401, Messages.NOT_AUTHENTICATED.format(reason=reason))
+        self.reason = reason
+        self.base_strings = base_strings
 
 
 def bad_request(message: str) -> ApiError:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import orjson
 
 from . import spec
 from .errors import bad_request
-from .ids import parse_id
+from .ids import MAX_ID, parse_id
 from .spec import Endpoint, Metric
 from .times import ceil_hour, floor_hour, parse_instant
 
@@ -29,13 +31,21 @@ class Window:
         return (self.end - self.start) // spec.HOUR
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class Query:
     endpoint: Endpoint
-    ids: tuple[int, ...]  # each once, in request order
+    keys: tuple[str, ...]  # the post ids, canonical decimal strings, each once, in request order
     metrics: tuple[Metric, ...]  # each once, in request order
     groupings: tuple[Grouping, ...]
     window: Window | None  # None on /totals
+
+    @cached_property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(map(int, self.keys))
+
+    @cached_property
+    def metrics_key(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.metrics)
 
 
 def parse_body(body: bytes) -> dict:
@@ -63,7 +73,7 @@ def parse_query(endpoint: Endpoint, body: bytes, now: float) -> Query:
     return Query(endpoint, ids, metrics, groupings, window)
 
 
-def _tweet_ids(endpoint: Endpoint, raw: object) -> tuple[int, ...]:
+def _tweet_ids(endpoint: Endpoint, raw: object) -> tuple[str, ...]:
     if raw is None:
         raise bad_request("tweet_ids is required")
     if not isinstance(raw, list):
@@ -74,13 +84,45 @@ def _tweet_ids(endpoint: Endpoint, raw: object) -> tuple[int, ...]:
         raise bad_request(
             f"Too many Tweet IDs: {len(raw)} given, at most {endpoint.max_ids} per request"
         )
-    ids: dict[int, None] = {}
+    if _seen_canonical(raw) or _canonical(raw):
+        return tuple(dict.fromkeys(raw))
+    keys: dict[str, None] = {}
     for value in raw:
         post_id = parse_id(value)
         if post_id is None:
             raise bad_request(f"Invalid Tweet ID: {orjson.dumps(value).decode()}")
-        ids[post_id] = None
-    return tuple(ids)
+        keys[str(post_id)] = None
+    return tuple(keys)
+
+
+# Canonical ids joined by commas, checked in one pass. Ids starting with 9 (among them the
+# only ones that may reach 2^63) are left to the careful path.
+_CANONICAL_LIST = re.compile(r"(?:[1-8][0-9]{0,18},)*[1-8][0-9]{0,18}")
+assert len(str(MAX_ID)) == 19 and str(MAX_ID)[0] == "9"
+# Id strings found canonical before: most requests ask for posts asked for before, and a set
+# lookup per id is cheaper than reading them again. Bounded; forgotten whole when full.
+_CANONICAL_SEEN: set[str] = set()
+MAX_SEEN = 500_000
+
+
+def _seen_canonical(raw: list) -> bool:
+    try:
+        return all(map(_CANONICAL_SEEN.__contains__, raw))  # only strings were ever added
+    except TypeError:  # an unhashable entry (a list, an object): not an id
+        return False
+
+
+def _canonical(raw: list) -> bool:
+    """Every entry a string already in canonical form (so it is its own key)."""
+    if set(map(type, raw)) != {str}:
+        return False
+    joined = ",".join(raw)
+    if joined.count(",") != len(raw) - 1 or not _CANONICAL_LIST.fullmatch(joined):
+        return False  # an entry holds a comma, or one is not canonical
+    if len(_CANONICAL_SEEN) + len(raw) > MAX_SEEN:
+        _CANONICAL_SEEN.clear()
+    _CANONICAL_SEEN.update(raw)
+    return True
 
 
 def _metrics(endpoint: Endpoint, raw: object) -> tuple[Metric, ...]:

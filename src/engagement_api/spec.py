@@ -137,9 +137,11 @@ RESERVED_KEYS = frozenset(
     }
 )
 
-# Rate limit headers (FAQ).
+# Rate limit headers (FAQ), and the IETF RateLimit fields beside them.
 LIMIT_HEADER = "x-per-minute-limit"
 REMAINING_HEADER = "x-per-minute-remaining"
+RATE_WINDOW = 60  # "rate limited by minute": fixed calendar minutes of the wall clock
+RATE_POLICY = "per-minute"  # the policy's name in RateLimit-Policy / RateLimit
 
 
 class Messages:

@@ -7,18 +7,18 @@ import binascii
 import hmac
 from urllib.parse import unquote
 
-from ..errors import ApiError
+from ..errors import ApiError, Unauthorized
 from ..spec import Messages
 from ..store import App, Store
 from . import credentials
-from .principal import Principal
+from .principal import Accounts, Principal
 
 
-def verify(store: Store, token: str) -> Principal:
-    app_id = store.bearer_token_app(credentials.token_hash(token)) if token else None
-    app = store.get_app(app_id) if app_id is not None else None
+def verify(accounts: Accounts, token: str) -> Principal:
+    app_id = accounts.bearer_token_app(credentials.token_hash(token)) if token else None
+    app = accounts.get_app(app_id) if app_id is not None else None
     if app is None:
-        raise ApiError(401, Messages.NOT_AUTHENTICATED.format(reason=Messages.BAD_BEARER))
+        raise Unauthorized(Messages.BAD_BEARER)
     return Principal(app, None)
 
 
@@ -28,7 +28,7 @@ def issue(store: Store, app: App, now: int) -> str:
     return token
 
 
-def client_app(store: Store, authorization: str | None) -> App:
+def client_app(accounts: Accounts, authorization: str | None) -> App:
     """The app named by HTTP Basic `consumer_key:consumer_secret` (each URL-encoded)."""
     refused = ApiError(401, Messages.BAD_CLIENT_CREDENTIALS)
     scheme, _, encoded = (authorization or "").partition(" ")
@@ -39,7 +39,7 @@ def client_app(store: Store, authorization: str | None) -> App:
     except (binascii.Error, UnicodeDecodeError):
         raise refused from None
     key, sep, secret = decoded.partition(":")
-    app = store.get_app_by_key(unquote(key)) if sep else None
+    app = accounts.get_app_by_key(unquote(key)) if sep else None
     expected = app.consumer_secret if app else "x" * 50
     if not hmac.compare_digest(expected.encode(), unquote(secret).encode()) or app is None:
         raise refused

@@ -1,24 +1,28 @@
 """OAuth 1.0a (RFC 5849) request verification, HMAC-SHA1, with oauthlib doing the signing math.
 
 We collect the parameters from the query and the `Authorization` header (never the JSON body,
-RULES.md section 9), rebuild the signature base string from the method, the scheme, the `Host`
-header and the path, and compare signatures in constant time. A consumer key we do not know
-still costs a full HMAC, so timing does not tell known keys from unknown ones.
+RULES.md section 9), build the signature base string from the method, the scheme, the `Host`
+header and the path (RFC 5849 3.4.1), sign it with oauthlib and compare the signatures in
+constant time. A consumer key we do not know still costs a full HMAC, so timing does not tell
+known keys from unknown ones. A signature that does not verify is reported with the base
+string we built (never a secret), so a developer can compare it with their client's.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
-from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature as rfc5849
 
-from ..errors import ApiError
-from ..spec import NONCE_TTL, OAUTH_TIMESTAMP_WINDOW, Messages
-from ..store import Store
-from .principal import Principal
+from ..contract import Contract
+from ..errors import Unauthorized
+from ..spec import OAUTH_TIMESTAMP_WINDOW, Messages
+from .principal import Accounts, Principal
 
 _REQUIRED = (
     "oauth_consumer_key",
@@ -28,6 +32,8 @@ _REQUIRED = (
     "oauth_nonce",
 )
 _DUMMY_SECRET = "x" * 50
+MAX_NONCE = 255
+MAX_TIMESTAMP_DIGITS = 12  # seconds since 1970 need 10 until the year 2286
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,28 +45,31 @@ class SignedRequest:
     body: bytes
 
 
-def unauthorized(reason: str) -> ApiError:
-    return ApiError(401, Messages.NOT_AUTHENTICATED.format(reason=reason))
-
-
-def verify(store: Store, request: SignedRequest, wall_now: float) -> Principal:
+def verify(
+    accounts: Accounts, contract: Contract, request: SignedRequest, wall_now: float
+) -> Principal:
     params = _parameters(request)
     oauth = dict(p for p in params if p[0].startswith("oauth_"))
     if any(not oauth.get(name) for name in _REQUIRED):
-        raise unauthorized(Messages.MALFORMED_HEADER)
+        raise Unauthorized(Messages.MALFORMED_HEADER)
     if oauth["oauth_signature_method"] != "HMAC-SHA1":
-        raise unauthorized(Messages.BAD_SIGNATURE_METHOD)
+        raise Unauthorized(Messages.BAD_SIGNATURE_METHOD)
     if oauth.get("oauth_version", "1.0") != "1.0":
-        raise unauthorized(Messages.MALFORMED_HEADER)
+        raise Unauthorized(Messages.MALFORMED_HEADER)
     nonce = oauth["oauth_nonce"]
-    if len(nonce) > 255:
-        raise unauthorized(Messages.MALFORMED_HEADER)
+    raw_timestamp = oauth["oauth_timestamp"]
+    if len(nonce) > MAX_NONCE or not (
+        len(raw_timestamp) <= MAX_TIMESTAMP_DIGITS
+        and raw_timestamp.isascii()
+        and raw_timestamp.isdigit()
+    ):
+        raise Unauthorized(Messages.MALFORMED_HEADER)
 
-    app = store.get_app_by_key(oauth["oauth_consumer_key"])
+    app = accounts.get_app_by_key(oauth["oauth_consumer_key"])
     token_value = oauth.get("oauth_token") or None
-    token = store.get_access_token(token_value) if token_value and app else None
+    token = accounts.get_access_token(token_value) if token_value and app else None
     token_ok = token is not None and token.app_id == app.id
-    signature_ok = _signature_matches(
+    signature_ok, base_strings = _check_signature(
         request,
         [p for p in params if p[0] != "oauth_signature"],
         oauth["oauth_signature"],
@@ -68,26 +77,22 @@ def verify(store: Store, request: SignedRequest, wall_now: float) -> Principal:
         token.secret if token_ok else "",
     )
     if app is None:
-        raise unauthorized(Messages.UNKNOWN_CONSUMER)
-    raw_timestamp = oauth["oauth_timestamp"]
-    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()):
-        raise unauthorized(Messages.MALFORMED_HEADER)
-    timestamp = int(raw_timestamp)
-    if abs(wall_now - timestamp) > OAUTH_TIMESTAMP_WINDOW:
-        raise unauthorized(Messages.BAD_TIMESTAMP)
+        raise Unauthorized(Messages.UNKNOWN_CONSUMER)
+    if abs(wall_now - int(raw_timestamp)) > OAUTH_TIMESTAMP_WINDOW:
+        raise Unauthorized(Messages.BAD_TIMESTAMP)
     if token_value and not token_ok:
-        raise unauthorized(Messages.TOKEN_NOT_FOUND)
+        raise Unauthorized(Messages.TOKEN_NOT_FOUND)
     if not signature_ok:
-        raise unauthorized(Messages.BAD_SIGNATURE)
+        raise Unauthorized(Messages.BAD_SIGNATURE, base_strings)
     body_hash = oauth.get("oauth_body_hash")
     if body_hash is not None:
         expected = base64.b64encode(hashlib.sha1(request.body).digest()).decode()
         if body_hash != expected:  # the body hash is part of what is signed
-            raise unauthorized(Messages.BAD_SIGNATURE)
+            raise Unauthorized(Messages.BAD_SIGNATURE, base_strings)
     # Only a correctly signed request may spend a nonce.
-    if not store.remember_nonce(app.consumer_key, nonce, int(wall_now), NONCE_TTL):
-        raise unauthorized(Messages.NONCE_USED)
-    return Principal(app, token.user_id if token_ok else None, app.consumer_key)
+    if not contract.spend_nonce(app.consumer_key, nonce, wall_now):
+        raise Unauthorized(Messages.NONCE_USED)
+    return Principal(app, token.user_id if token_ok else None)
 
 
 def _parameters(request: SignedRequest) -> list[tuple[str, str]]:
@@ -98,26 +103,45 @@ def _parameters(request: SignedRequest) -> list[tuple[str, str]]:
             exclude_oauth_signature=False,
         )
     except (ValueError, TypeError):
-        raise unauthorized(Messages.MALFORMED_HEADER) from None
+        raise Unauthorized(Messages.MALFORMED_HEADER) from None
     names = [name for name, _ in params if name.startswith("oauth_")]
     if len(names) != len(set(names)):
-        raise unauthorized(Messages.MALFORMED_HEADER)
+        raise Unauthorized(Messages.MALFORMED_HEADER)
     return params
 
 
-def _signature_matches(
+def _check_signature(
     request: SignedRequest,
     params: list[tuple[str, str]],
     signature: str,
     consumer_secret: str,
     token_secret: str,
-) -> bool:
-    matched = False
+) -> tuple[bool, tuple[str, ...]]:
+    """(whether the signature matches the base string of one of the URIs the client may have
+    signed, RFC 5849 3.4.1; the base strings tried)."""
+    normalized = rfc5849.normalize_parameters(params)
+    tried = []
     for url in request.urls:
-        candidate = OAuthRequest(url, http_method=request.method)
-        candidate.params = params
-        candidate.signature = signature
-        matched |= rfc5849.verify_hmac_sha1(candidate, consumer_secret, token_secret)
-        if matched:
-            break
-    return matched
+        base_string = rfc5849.signature_base_string(request.method, _base_uri(url), normalized)
+        tried.append(base_string)
+        expected = rfc5849.sign_hmac_sha1_with_client(
+            base_string, _Secrets(consumer_secret, token_secret)
+        )
+        if hmac.compare_digest(expected.encode(), signature.encode()):
+            return True, tuple(tried)
+    return False, tuple(tried)
+
+
+class _Secrets(NamedTuple):
+    """What oauthlib's signing reads of a client."""
+
+    client_secret: str
+    resource_owner_secret: str
+
+
+@lru_cache(maxsize=64)
+def _base_uri(url: str) -> str:
+    try:
+        return rfc5849.base_string_uri(url)
+    except ValueError:
+        raise Unauthorized(Messages.MALFORMED_HEADER) from None

@@ -6,23 +6,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..auth import credentials
-from ..clock import Clock
+from ..auth import check_admin
+from ..engagement import Services
 from ..errors import ApiError
 from ..ingest import BatchRejected, ingest_batch
 from ..ingest.readers import ndjson_records
-from ..spec import Messages
 from ..store import Store, second_connection
-from .http import decoded_body, error_response, json_response
+from .http import decoded_body, json_response
 
 MAX_BATCH_BODY = 64 * 1024 * 1024  # bytes after gunzipping
 MAX_KEY = 255
 MAX_LISTED = 100  # rejected lines named in one answer
 
 
-def admin_ingest_handler(store: Store, clock: Clock):
+def admin_ingest_handler(services: Services):
     """The route's handler. Batches run in a worker thread on their own store connection, so
     queries keep being answered (and, on SQLite's WAL, read the last committed state)."""
+    store, clock = services.store, services.clock
     writer: list[Store] = []
 
     def ingest_store() -> Store:
@@ -32,13 +32,14 @@ def admin_ingest_handler(store: Store, clock: Clock):
 
     async def handle(request: Request) -> Response:
         raw = await request.body()
+        services.memory.refresh()
+        check_admin(services.memory.accounts, request.headers.get("authorization", ""))
+        key = request.headers.get("idempotency-key", "").strip()
+        if not key:
+            raise ApiError(400, "The Idempotency-Key header is required")
+        if len(key) > MAX_KEY:
+            raise ApiError(400, f"The Idempotency-Key must be at most {MAX_KEY} characters")
         try:
-            _check_token(store, request.headers.get("authorization", ""))
-            key = request.headers.get("idempotency-key", "").strip()
-            if not key:
-                raise ApiError(400, "The Idempotency-Key header is required")
-            if len(key) > MAX_KEY:
-                raise ApiError(400, f"The Idempotency-Key must be at most {MAX_KEY} characters")
             # Unpacking, parsing and applying all run off the event loop, so queries go on.
             summary = await run_in_threadpool(
                 _ingest, ingest_store(), request, raw, "admin:" + key, clock.now()
@@ -47,9 +48,7 @@ def admin_ingest_handler(store: Store, clock: Clock):
             listed = [f"line {line}: {reason}" for line, reason in rejected.rejections]
             more = len(listed) - MAX_LISTED
             tail = [f"... and {more} more rejected records"] if more > 0 else []
-            return error_response(request, ApiError(400, *listed[:MAX_LISTED], *tail))
-        except ApiError as error:
-            return error_response(request, error)
+            raise ApiError(400, *listed[:MAX_LISTED], *tail) from None
         return json_response(
             request,
             200,
@@ -70,12 +69,3 @@ def _ingest(store: Store, request: Request, raw: bytes, key: str, now: float):
     if not records:
         raise ApiError(400, "The batch holds no records")
     return ingest_batch(store, records, key, now)
-
-
-def _check_token(store: Store, authorization: str) -> None:
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, Messages.NOT_AUTHENTICATED.format(reason=Messages.UNKNOWN_AUTH_TYPE))
-    if not store.admin_token_valid(credentials.token_hash(token)):
-        raise ApiError(401, Messages.NOT_AUTHENTICATED.format(reason=Messages.BAD_BEARER))

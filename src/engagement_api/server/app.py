@@ -1,8 +1,7 @@
-"""The ASGI application: the three engagement endpoints, the OAuth 2.0 token routes, OpenAPI.
-
-Checks run in the documented order (RULES.md section 10): route (404/405) -> authentication
-(401) -> app approval (403) -> per-minute allowance (429) -> body and window (400) -> app-only
-rights (403) -> ownership (403) -> protected posts (400) -> the answer.
+"""The ASGI application: the three engagement endpoints, the OAuth 2.0 token routes, live
+ingest, OpenAPI and health. The engagement endpoints are answered by `engagement.handle`
+(the documented order lives there); the other routes raise `ApiError`, answered by one
+registered handler.
 """
 
 from __future__ import annotations
@@ -19,74 +18,55 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import spec
-from ..auth import Principal, SignedRequest, authenticate, bearer
+from ..auth import bearer
 from ..clock import Clock, SystemClock
-from ..engagement import answer
+from ..contract import Contract, open_contract
+from ..contract.local import SharedFile
+from ..engagement import Services
 from ..errors import ApiError
-from ..query import parse_query
-from ..spec import Endpoint, Messages
 from ..store import Store
-from ..store.cached import CachedReads
 from .admin import admin_ingest_handler
-from .http import decoded_body, error_response, json_response, signing_urls
+from .asgi import Application
+from .http import decoded_body, error_response, json_response
 from .openapi import openapi_document
 
 log = logging.getLogger("engagement_api.server")
 
 
 def create_app(
-    store: Store, clock: Clock | None = None, wall_clock: Clock | None = None
-) -> Starlette:
-    """`clock` is the data clock of every time rule; `wall_clock` checks OAuth timestamps."""
-    clock = clock or SystemClock()
-    wall_clock = wall_clock or SystemClock()
-    reads = CachedReads(store)  # this worker's memory of posts and totals
-
-    def engagement_route(endpoint: Endpoint) -> Route:
-        async def handle(request: Request) -> Response:
-            raw = await request.body()
-            headers: dict[str, str] = {}
-            try:
-                principal = authenticate(store, _signed(request, raw), wall_clock.now())
-                headers, over_limit = _count_request(store, principal, wall_clock.now())
-                if not principal.app.approved:
-                    raise ApiError(403, Messages.APP_NOT_AUTHORIZED)
-                if over_limit:
-                    raise over_limit
-                now = clock.now()
-                query = parse_query(endpoint, decoded_body(request, raw), now)
-                document = answer(reads.fresh(), query, principal, now)
-            except ApiError as error:
-                error.headers = {**headers, **error.headers}
-                return error_response(request, error)
-            return json_response(request, 200, document, headers)
-
-        return Route(endpoint.path, handle, methods=["POST"], name=endpoint.name)
+    store: Store,
+    clock: Clock | None = None,
+    wall_clock: Clock | None = None,
+    contract: Contract | None = None,
+) -> Application:
+    """`clock` is the data clock of every time rule; `wall_clock` checks OAuth timestamps;
+    `contract` keeps allowances and nonces (this process's memory when not given)."""
+    services = Services(
+        store, contract or SharedFile(), clock or SystemClock(), wall_clock or SystemClock()
+    )
+    accounts = services.memory.accounts
+    wall = services.wall_clock
 
     async def token(request: Request) -> Response:
         form = await _form(request)
-        try:
-            app = bearer.client_app(store, request.headers.get("authorization"))
-            if form.get("grant_type") != "client_credentials":
-                raise ApiError(400, "grant_type must be client_credentials")
-            value = bearer.issue(store, app, int(wall_clock.now()))
-        except ApiError as error:
-            return error_response(request, error)
+        services.memory.refresh()
+        app = bearer.client_app(accounts, request.headers.get("authorization"))
+        if form.get("grant_type") != "client_credentials":
+            raise ApiError(400, "grant_type must be client_credentials")
+        value = bearer.issue(store, app, int(wall.now()))
         return json_response(request, 200, {"token_type": "bearer", "access_token": value})
 
     async def invalidate_token(request: Request) -> Response:
         form = await _form(request)
-        try:
-            app = bearer.client_app(store, request.headers.get("authorization"))
-            value = form.get("access_token", "")
-            if not value:
-                raise ApiError(400, "access_token is required")
-            if not store.revoke_bearer_token(
-                bearer.credentials.token_hash(value), app.id, int(wall_clock.now())
-            ):
-                raise ApiError(400, "access_token is not a bearer token of this app")
-        except ApiError as error:
-            return error_response(request, error)
+        services.memory.refresh()
+        app = bearer.client_app(accounts, request.headers.get("authorization"))
+        value = form.get("access_token", "")
+        if not value:
+            raise ApiError(400, "access_token is required")
+        if not store.revoke_bearer_token(
+            bearer.credentials.token_hash(value), app.id, int(wall.now())
+        ):
+            raise ApiError(400, "access_token is not a bearer token of this app")
         return json_response(request, 200, {"access_token": value})
 
     async def openapi(request: Request) -> Response:
@@ -94,6 +74,9 @@ def create_app(
 
     async def health(request: Request) -> Response:
         return json_response(request, 200, {"status": "ok"})
+
+    async def api_error(request: Request, error: ApiError) -> Response:
+        return error_response(request, error)
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
         text = {404: f"Not found: {request.url.path}", 405: "Method not allowed"}.get(
@@ -105,41 +88,28 @@ def create_app(
         log.exception("error answering %s %s", request.method, request.url.path)
         return error_response(request, ApiError(500, "Internal server error"))
 
-    routes = [engagement_route(e) for e in spec.ENDPOINTS] + [
+    routes = [Route(e.path, _never, methods=["POST"], name=e.name) for e in spec.ENDPOINTS] + [
         Route("/oauth2/token", token, methods=["POST"]),
         Route("/oauth2/invalidate_token", invalidate_token, methods=["POST"]),
-        Route("/admin/ingest", admin_ingest_handler(store, clock), methods=["POST"]),
+        Route("/admin/ingest", admin_ingest_handler(services), methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
-    app = Starlette(
-        routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error}
+    others = Starlette(
+        routes=routes,
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
     )
-    app.router.redirect_slashes = False  # a 307 would carry no JSON body; answer 404 instead
-    return app
+    others.router.redirect_slashes = False  # a 307 would carry no JSON body; answer 404 instead
+    return Application(services, others)
 
 
-def _signed(request: Request, raw: bytes) -> SignedRequest:
-    return SignedRequest(
-        method=request.method,
-        urls=signing_urls(request),
-        query=request.url.query,
-        authorization=request.headers.get("authorization", ""),
-        body=raw,
-    )
-
-
-def _count_request(
-    store: Store, principal: Principal, wall_now: float
-) -> tuple[dict[str, str], ApiError | None]:
-    """Count the request against the app's per-minute allowance: headers, and the 429 if over."""
-    limit = principal.app.rate_limit
-    count = store.count_request(principal.app.id, int(wall_now // 60))
-    headers = {spec.LIMIT_HEADER: str(limit), spec.REMAINING_HEADER: str(max(limit - count, 0))}
-    if count <= limit:
-        return headers, None
-    retry = {"retry-after": str(60 - int(wall_now) % 60)}
-    return headers, ApiError(429, Messages.RATE_LIMITED.format(limit=limit), headers=retry)
+async def _never(request: Request) -> Response:
+    """The engagement routes are answered before Starlette; listed for 405 on other methods."""
+    raise HTTPException(405)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -159,7 +129,7 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> Application:
     """The app of one worker process of `serve --workers N`: configured by the environment."""
     import os
 
@@ -168,9 +138,11 @@ def app_from_env() -> Starlette:
     from ..times import parse_instant
 
     now = os.environ.get("ENGAGEMENT_API_NOW")
+    url = os.environ["ENGAGEMENT_API_STORE"]
     app = create_app(
-        open_store(os.environ["ENGAGEMENT_API_STORE"]),
+        open_store(url),
         clock_from(parse_instant(now) if now else None),
+        contract=open_contract(url),
     )
     tune_gc()
     return app

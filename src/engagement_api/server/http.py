@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..engagement import error_body
 from ..errors import ApiError
 
 MAX_BODY = 4 * 1024 * 1024  # bytes, after decompression; 250 ids need a few KB
 GZIP_LEVEL = 1  # level 9 costs three times the throughput for a few percent of size
+JSON = "application/json"
 
 
-def accepts_gzip(request: Request) -> bool:
+def accepts_gzip(header: str | None) -> bool:
     """Whether `Accept-Encoding` admits gzip: named with q > 0, or `*` with q > 0 unnamed."""
-    header = request.headers.get("accept-encoding")
     if not header:
         return False
     weights: dict[str, float] = {}
@@ -37,26 +39,43 @@ def accepts_gzip(request: Request) -> bool:
     return weights.get("*", 0.0) > 0
 
 
+def gzip_bytes(body: bytes) -> bytes:
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()
+
+
+def encoded(
+    body: bytes, accept_encoding: str | None, headers: Mapping[str, str]
+) -> tuple[bytes, dict[str, str]]:
+    """The body as sent (gzipped when the client admits it, RULES.md 11) and its headers."""
+    out = dict(headers)
+    if accepts_gzip(accept_encoding):
+        body = gzip_bytes(body)
+        out["content-encoding"] = "gzip"
+        out["vary"] = "Accept-Encoding"
+    return body, out
+
+
 def json_response(
     request: Request, status: int, document: object, headers: dict[str, str] | None = None
 ) -> Response:
-    body = orjson.dumps(document)
-    response_headers = dict(headers or {})
-    if accepts_gzip(request):
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-        body = compressor.compress(body) + compressor.flush()
-        response_headers["content-encoding"] = "gzip"
-        response_headers["vary"] = "Accept-Encoding"
-    return Response(body, status, response_headers, media_type="application/json")
+    return bytes_response(request, status, orjson.dumps(document), headers)
+
+
+def bytes_response(
+    request: Request, status: int, body: bytes, headers: Mapping[str, str] | None = None
+) -> Response:
+    body, out = encoded(body, request.headers.get("accept-encoding"), headers or {})
+    return Response(body, status, out, media_type=JSON)
 
 
 def error_response(request: Request, error: ApiError) -> Response:
-    return json_response(request, error.status, {"errors": error.messages}, error.headers)
+    return bytes_response(request, error.status, error_body(error), error.headers)
 
 
-def decoded_body(request: Request, raw: bytes, limit: int = MAX_BODY) -> bytes:
+def decode_body(raw: bytes, content_encoding: str | None, limit: int = MAX_BODY) -> bytes:
     """The request body, gunzipped when sent with `Content-Encoding: gzip`."""
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
         body = raw
     elif encoding in ("gzip", "x-gzip"):
@@ -66,6 +85,10 @@ def decoded_body(request: Request, raw: bytes, limit: int = MAX_BODY) -> bytes:
     if len(body) > limit:
         raise ApiError(400, f"Request body is larger than {limit} bytes")
     return body
+
+
+def decoded_body(request: Request, raw: bytes, limit: int = MAX_BODY) -> bytes:
+    return decode_body(raw, request.headers.get("content-encoding"), limit)
 
 
 def _gunzip(raw: bytes, limit: int) -> bytes:
@@ -90,22 +113,19 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def signing_urls(request: Request) -> tuple[str, ...]:
+def signing_urls(
+    scheme: str, path: str, headers: Mapping[str, str], server_host: str
+) -> tuple[str, ...]:
     """Base string URIs the client may have signed: as received, then as a proxy's client saw it.
 
     TLS is left to a fronting proxy (RULES.md section 11), so a client may have signed https
-    while we see http; X-Forwarded-Proto/-Host say so when the proxy sets them.
+    while we see http; X-Forwarded-Proto/-Host say so when the proxy sets them. `path` is the
+    raw path as sent, without the query; `server_host` the address the request reached.
     """
-    headers = request.headers
-    path = request.scope.get("raw_path", b"").decode("latin-1").partition("?")[0] or (
-        request.url.path
-    )
-    seen_scheme = request.url.scheme
-    schemes = [headers.get("x-forwarded-proto", seen_scheme).split(",")[0].strip(), seen_scheme]
+    schemes = [headers.get("x-forwarded-proto", scheme).split(",")[0].strip(), scheme]
     schemes += [s for s in ("https", "http") if s not in schemes]
     hosts = [h for h in (headers.get("host"), headers.get("x-forwarded-host")) if h]
-    if not hosts:
-        hosts = [request.url.netloc]
+    hosts = hosts or [server_host]  # an HTTP/1.0 client may send no Host
     urls = [
         f"{scheme}://{host.split(',')[0].strip()}{path}" for host in hosts for scheme in schemes
     ]

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .base import AccessToken, App, Batch, Post, SchemaError, Store, User
+from .base import AccessToken, App, Batch, Post, Reads, SchemaError, Store, User
 
 __all__ = [
     "AccessToken",
     "App",
     "Batch",
     "Post",
+    "Reads",
     "SchemaError",
     "Store",
     "User",

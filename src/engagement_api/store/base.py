@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -146,11 +146,52 @@ class Batch:
     records: int = 0
 
 
+class Reads(Protocol):
+    """What answering the engagement endpoints reads: the stores and a worker's memory of them
+    (`store.cached.CachedReads`) both provide it."""
+
+    def data_version(self) -> int:
+        """A number every applied batch changes."""
+        ...
+
+    def get_posts(self, ids: Sequence[int]) -> dict[int, Post]: ...
+
+    def read_totals(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int]
+    ) -> dict[tuple[int, int], int]:
+        """All-time counts per (post, metric); absent pairs are zero."""
+        ...
+
+    def read_video_totals(self, video_ids: Iterable[str]) -> dict[str, int]:
+        """All-time video views per video, summed over every post carrying it."""
+        ...
+
+    def read_hourly(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int], start_hour: int, end_hour: int
+    ) -> list[tuple[int, int, int, int]]:
+        """(post, metric, hour, count) rows with start_hour <= hour < end_hour."""
+        ...
+
+    def latest_event_hour(self) -> int | None:
+        """The latest hour holding any ingested event."""
+        ...
+
+    def read_counts_since(
+        self, post_ids: Sequence[int], metric_codes: Sequence[int], from_hour: int
+    ) -> dict[tuple[int, int], int]:
+        """Counts per (post, metric) of the hours from `from_hour` on."""
+        ...
+
+    def read_video_counts_since(self, video_ids: Iterable[str], from_hour: int) -> dict[str, int]:
+        """Video views per video, over every post carrying it, of the hours from `from_hour` on."""
+        ...
+
+
 class SchemaError(RuntimeError):
     """The database holds a schema this version does not know."""
 
 
-class Store(ABC):
+class Store(Reads, ABC):
     """Everything the server, ingest and the command line keep."""
 
     url: str
@@ -194,6 +235,21 @@ class Store(ABC):
     @abstractmethod
     def data_version(self) -> int:
         """A number every applied batch changes (what server workers remember is keyed by it)."""
+
+    @abstractmethod
+    def accounts_version(self) -> int:
+        """A number every change to an existing app or token moves (approval, revocation, ...):
+        what server workers remember of apps and tokens is keyed by it. Creating an app or a
+        token does not move it: nothing unknown is remembered."""
+
+    @abstractmethod
+    def versions(self) -> tuple[int, int]:
+        """(data_version, accounts_version), read together."""
+
+    def changes(self) -> object:
+        """A cheap marker that differs whenever anything may have been committed since it was
+        last read; engines that cannot tell cheaply answer a new object every time."""
+        return object()
 
     @abstractmethod
     def read_counts_since(
@@ -255,15 +311,6 @@ class Store(ABC):
 
     @abstractmethod
     def admin_token_valid(self, token_hash: str) -> bool: ...
-
-    # -- per-request bookkeeping ----------------------------------------------------------
-    @abstractmethod
-    def remember_nonce(self, consumer_key: str, nonce: str, now: int, ttl: int) -> bool:
-        """True the first time a nonce is seen for this key within `ttl` seconds."""
-
-    @abstractmethod
-    def count_request(self, app_id: int, minute: int) -> int:
-        """Count one request of the app in this wall-clock minute; return the count so far."""
 
     # -- bookkeeping ---------------------------------------------------------------------
     @abstractmethod

@@ -6,10 +6,11 @@ them with one upsert per table, in one transaction with the batch key.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import psycopg
 import pyarrow.csv as pa_csv
@@ -50,6 +51,11 @@ class PostgresStore(SqlRecords):
     def _executemany(self, sql: str, rows) -> None:
         with self._lock, self._db.cursor() as cursor:
             cursor.executemany(self._q(sql), rows)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock, self._db.transaction():
+            yield
 
     # -- schema ------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -93,6 +99,7 @@ class PostgresStore(SqlRecords):
                     self._bump_data_version()
             except _AlreadyApplied:
                 return False
+            self._wrote()
         return True
 
     def _upsert_posts(self, posts: Mapping[int, Post]) -> None:

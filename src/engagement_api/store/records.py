@@ -1,4 +1,4 @@
-"""What both SQL engines keep the same way: users, apps, tokens, nonces, counters, metadata.
+"""What both SQL engines keep the same way: users, apps, tokens, metadata.
 
 The statements are written once with `?` placeholders; an engine that uses another style
 sets `placeholder` and they are translated once, at class creation. The engines keep their
@@ -7,16 +7,15 @@ own code only where SQL really differs: ingest, the endpoint reads and the schem
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .base import AccessToken, App, Store, User
 
 _APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit"
-_PRUNE_EVERY = 2048  # nonce / request-count writes between clean-ups
-NONCE_KEEP = 600  # seconds a nonce is remembered at least (RULES.md D11)
 
 
 class SqlRecords(Store):
@@ -27,14 +26,40 @@ class SqlRecords(Store):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._writes = 0
+        self._writes = 0  # statements that changed something, on this connection
 
     def _q(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
 
+    def _transaction(self) -> contextlib.AbstractContextManager:
+        """One transaction on this connection (the engines say how), holding the lock."""
+        raise NotImplementedError
+
+    def _wrote(self) -> None:
+        """Note a committed change made through this connection: `changes()` then moves."""
+        self._writes += 1
+
+    @contextlib.contextmanager
+    def _accounts_change(self) -> Iterator[None]:
+        """A change to existing apps or tokens, in one transaction with the accounts version."""
+        with self._lock, self._transaction():
+            yield
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES('accounts_version', '1') ON CONFLICT (key) "
+                "DO UPDATE SET value=CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)"
+            )
+        self._wrote()
+
     def _execute(self, sql: str, args: Iterable = ()):
         with self._lock:
             return self._db.execute(self._q(sql), tuple(args))
+
+    def _write(self, sql: str, args: Iterable = ()):
+        """A statement that changes something, committed on its own."""
+        with self._lock:
+            cursor = self._db.execute(self._q(sql), tuple(args))
+            self._wrote()
+            return cursor
 
     def _one(self, sql: str, args: Iterable = ()):
         """The first row, or None. The cursor is drained, so that a write statement with
@@ -62,6 +87,7 @@ class SqlRecords(Store):
     def upsert_user(self, user: User) -> None:
         with self._lock:
             self._upsert_users({user.id: user.handle})
+            self._wrote()
 
     def find_user(self, handle: str) -> User | None:
         row = self._one(
@@ -79,6 +105,7 @@ class SqlRecords(Store):
             "created_at) VALUES(?,?,?,?,?,?) RETURNING id",
             (name, consumer_key, consumer_secret, approved, rate_limit, int(time.time())),
         )
+        self._wrote()
         return App(app_id, name, consumer_key, consumer_secret, approved, rate_limit)
 
     def _app(self, where: str, value: object) -> App | None:
@@ -97,11 +124,14 @@ class SqlRecords(Store):
         return [_app_of(row) for row in rows]
 
     def set_app_approved(self, app_id: int, approved: bool) -> bool:
-        found = self._one("UPDATE apps SET approved=? WHERE id=? RETURNING id", (approved, app_id))
-        return found is not None
+        with self._accounts_change():
+            found = self._db.execute(
+                self._q("UPDATE apps SET approved=? WHERE id=? RETURNING id"), (approved, app_id)
+            ).fetchall()
+        return bool(found)
 
     def create_access_token(self, token: AccessToken) -> None:
-        self._execute(
+        self._write(
             "INSERT INTO access_tokens(token, secret, app_id, user_id, created_at) "
             "VALUES(?,?,?,?,?)",
             (token.token, token.secret, token.app_id, token.user_id, int(time.time())),
@@ -114,7 +144,7 @@ class SqlRecords(Store):
         return AccessToken(*row) if row else None
 
     def add_bearer_token(self, token_hash: str, app_id: int, now: int) -> None:
-        self._execute(
+        self._write(
             "INSERT INTO bearer_tokens(token_hash, app_id, created_at) VALUES(?,?,?)",
             (token_hash, app_id, now),
         )
@@ -127,15 +157,18 @@ class SqlRecords(Store):
         return row[0] if row else None
 
     def revoke_bearer_token(self, token_hash: str, app_id: int, now: int) -> bool:
-        found = self._one(
-            "UPDATE bearer_tokens SET revoked_at = coalesce(revoked_at, ?) "
-            "WHERE token_hash=? AND app_id=? RETURNING 1",
-            (now, token_hash, app_id),
-        )
-        return found is not None
+        with self._accounts_change():
+            found = self._db.execute(
+                self._q(
+                    "UPDATE bearer_tokens SET revoked_at = coalesce(revoked_at, ?) "
+                    "WHERE token_hash=? AND app_id=? RETURNING 1"
+                ),
+                (now, token_hash, app_id),
+            ).fetchall()
+        return bool(found)
 
     def add_admin_token(self, token_hash: str, now: int) -> None:
-        self._execute(
+        self._write(
             "INSERT INTO admin_tokens(token_hash, created_at) VALUES(?,?)", (token_hash, now)
         )
 
@@ -145,35 +178,6 @@ class SqlRecords(Store):
         )
         return row is not None
 
-    # -- per-request bookkeeping -------------------------------------------------------
-    def remember_nonce(self, consumer_key: str, nonce: str, now: int, ttl: int) -> bool:
-        with self._lock:
-            cursor = self._execute(
-                "INSERT INTO nonces(consumer_key, nonce, seen_at) VALUES(?,?,?) "
-                "ON CONFLICT (consumer_key, nonce) DO UPDATE SET seen_at=excluded.seen_at "
-                "WHERE nonces.seen_at < ?",
-                (consumer_key, nonce, now, now - ttl),
-            )
-            self._maybe_prune(now)
-            return cursor.rowcount == 1
-
-    def count_request(self, app_id: int, minute: int) -> int:
-        with self._lock:
-            (count,) = self._one(
-                "INSERT INTO request_counts(app_id, minute, count) VALUES(?,?,1) "
-                "ON CONFLICT (app_id, minute) DO UPDATE SET count = request_counts.count + 1 "
-                "RETURNING count",
-                (app_id, minute),
-            )
-            self._maybe_prune(minute * 60)
-            return count
-
-    def _maybe_prune(self, now: int) -> None:
-        self._writes += 1
-        if self._writes % _PRUNE_EVERY == 0:
-            self._execute("DELETE FROM nonces WHERE seen_at < ?", (now - NONCE_KEEP,))
-            self._execute("DELETE FROM request_counts WHERE minute < ?", (now // 60 - 10,))
-
     # -- bookkeeping -------------------------------------------------------------------
     def batch_applied(self, key: str) -> bool:
         return self._one("SELECT 1 FROM batches WHERE key=?", (key,)) is not None
@@ -181,6 +185,19 @@ class SqlRecords(Store):
     def data_version(self) -> int:
         value = self.get_meta("data_version")
         return int(value) if value is not None else 0
+
+    def accounts_version(self) -> int:
+        value = self.get_meta("accounts_version")
+        return int(value) if value is not None else 0
+
+    def versions(self) -> tuple[int, int]:
+        with self._lock:
+            found = dict(
+                self._db.execute(
+                    "SELECT key, value FROM meta WHERE key IN ('data_version', 'accounts_version')"
+                ).fetchall()
+            )
+        return int(found.get("data_version", 0)), int(found.get("accounts_version", 0))
 
     # Both called inside apply_batch's transaction.
     def _note_latest_hour(self, hour: int | None) -> None:
@@ -209,7 +226,7 @@ class SqlRecords(Store):
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._execute(
+        self._write(
             "INSERT INTO meta(key, value) VALUES(?,?) "
             "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
             (key, value),

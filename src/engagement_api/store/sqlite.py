@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ..spec import METRIC_BY_NAME
@@ -58,6 +59,23 @@ class SQLiteStore(SqlRecords):
         with self._lock:
             self._db.executemany(sql, rows)
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def changes(self) -> object:
+        # PRAGMA data_version moves when another connection commits; our own commits count
+        # in _writes. Both are read without touching a table.
+        with self._lock:
+            return self._db.execute("PRAGMA data_version").fetchone()[0], self._writes
+
     # -- schema ------------------------------------------------------------------------
     def schema_version(self) -> int:
         has_meta = self._db.execute(
@@ -69,49 +87,37 @@ class SQLiteStore(SqlRecords):
         return int(row[0]) if row else 0
 
     def _migrate(self) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                current = self.schema_version()
-                if current > latest("sqlite"):
-                    raise SchemaError(too_new(self.url, current, "sqlite"))
-                for version, statements in migrations("sqlite"):
-                    if version > current:
-                        for statement in statements:
-                            self._db.execute(statement)
-                        self._db.execute(
-                            "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
-                            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                            (str(version),),
-                        )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            current = self.schema_version()
+            if current > latest("sqlite"):
+                raise SchemaError(too_new(self.url, current, "sqlite"))
+            for version, statements in migrations("sqlite"):
+                if version > current:
+                    for statement in statements:
+                        self._db.execute(statement)
+                    self._db.execute(
+                        "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        (str(version),),
+                    )
 
     # -- ingest ------------------------------------------------------------------------
     def apply_batch(self, batch: Batch) -> bool:
         db = self._db
-        with self._lock:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if db.execute("SELECT 1 FROM batches WHERE key=?", (batch.key,)).fetchone():
-                    db.execute("ROLLBACK")
-                    return False
-                self._upsert_users(batch.users)
-                self._upsert_posts(batch.posts)
-                self._add_counts(batch.hourly)
-                self._note_latest_hour(batch.hourly.latest_hour())
-                self._bump_data_version()
-                db.execute(
-                    "INSERT INTO batches(key, applied_at, records) VALUES(?,?,?)",
-                    (batch.key, int(time.time()), batch.records),
-                )
-                db.execute("COMMIT")
-                return True
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            if db.execute("SELECT 1 FROM batches WHERE key=?", (batch.key,)).fetchone():
+                return False  # nothing written: the commit is empty
+            self._upsert_users(batch.users)
+            self._upsert_posts(batch.posts)
+            self._add_counts(batch.hourly)
+            self._note_latest_hour(batch.hourly.latest_hour())
+            self._bump_data_version()
+            db.execute(
+                "INSERT INTO batches(key, applied_at, records) VALUES(?,?,?)",
+                (batch.key, int(time.time()), batch.records),
+            )
+        self._wrote()
+        return True
 
     def _upsert_posts(self, posts: Mapping[int, Post]) -> None:
         if not posts:

@@ -1,0 +1,73 @@
+"""The contract layer: per-minute allowances and OAuth nonces, shared by every worker.
+
+Backends (`open_contract`): `SharedFile`, a small SQLite file on the local disk for one host
+and any number of worker processes (or in memory for one process), and `RedisContract` for
+many hosts. Both admit exactly: within one calendar minute of the wall clock, an app gets at
+most its allowance of answered requests, and a refused (429) request uses none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .. import spec
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    admitted: bool
+    limit: int
+    remaining: int  # after this request
+    reset: int  # seconds until the next minute
+
+    def headers(self) -> dict[str, str]:
+        """X's two headers (FAQ) and the IETF RateLimit fields, on every answer."""
+        return {
+            spec.LIMIT_HEADER: str(self.limit),
+            spec.REMAINING_HEADER: str(self.remaining),
+            "ratelimit-policy": f'"{spec.RATE_POLICY}";q={self.limit};w={spec.RATE_WINDOW}',
+            "ratelimit": f'"{spec.RATE_POLICY}";r={self.remaining};t={self.reset}',
+        }
+
+
+def minute_of(wall_now: float) -> tuple[int, int]:
+    """(the calendar minute, seconds until the next one)."""
+    second = int(wall_now)
+    return second // spec.RATE_WINDOW, spec.RATE_WINDOW - second % spec.RATE_WINDOW
+
+
+class Contract(Protocol):
+    def admit(self, app_id: int, limit: int, wall_now: float) -> Admission:
+        """Count one request of the app in this minute if it is under its allowance."""
+        ...
+
+    def spend_nonce(self, consumer_key: str, nonce: str, wall_now: float) -> bool:
+        """True the first time the nonce is seen for this key within spec.NONCE_TTL."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def contract_path(store_url: str) -> str:
+    """Where the processes serving one store on this host share their contract: a file per
+    store in the user's runtime folder (private to the user)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    folder = Path(base) / f"engagement-api-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    digest = hashlib.sha256(store_url.encode()).hexdigest()[:16]
+    return str(folder / f"contract-{digest}.db")
+
+
+def open_contract(store_url: str, redis_url: str | None = None) -> Contract:
+    """Redis when given (many hosts); otherwise the shared file of this store on this host, or
+    this process's memory for an in-memory store."""
+    from .local import SharedFile
+
+    if store_url.endswith(":memory:") or store_url in ("sqlite:", "sqlite://"):
+        return SharedFile()
+    return SharedFile(contract_path(store_url))

@@ -1,0 +1,125 @@
+"""One Engagement API request, in the documented order (RULES.md section 10), without HTTP.
+
+authentication (401) -> per-minute allowance (429) -> app approval (403) -> body and window
+(400) -> app-only rights (403) -> ownership (403) -> protected posts (400) -> the answer.
+
+The allowance comes right after authentication so that every answered request of an app
+counts, refusals included, and a 429 counts nothing. The routes read the HTTP request into an
+`EngagementRequest` and write the `Answer` back; nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+from .. import spec
+from ..auth import Principal, SignedRequest, authenticate, kind_of
+from ..clock import Clock
+from ..contract import Contract
+from ..errors import ApiError, Unauthorized
+from ..query import Query, parse_query
+from ..spec import Endpoint, Messages
+from ..store import Store
+from ..store.cached import MAX_POSTS, WorkerMemory
+from .answer import answer
+from .rendered import RenderedTotals
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementRequest:
+    signed: SignedRequest  # what authentication reads, the body as sent included
+    body: Callable[[], bytes]  # the body decoded (gunzipped); read only once authenticated
+
+
+@dataclass(slots=True)
+class Trace:
+    """What the request journal keeps of a request: who asked what, and why it was refused."""
+
+    auth: str | None = None  # "oauth1", "bearer"
+    app_id: int | None = None
+    user_id: int | None = None
+    ids: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    reason: str | None = None
+    base_strings: tuple[str, ...] = ()  # of an OAuth 1.0a signature that did not verify
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    body: bytes  # JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    trace: Trace = field(default_factory=Trace)
+
+
+class Services:
+    """What every request of one worker shares: its memory of the store, the contract, the
+    data clock of every time rule and the wall clock of OAuth timestamps (RULES.md D11)."""
+
+    def __init__(
+        self,
+        store: Store,
+        contract: Contract,
+        clock: Clock,
+        wall_clock: Clock,
+        max_posts: int = MAX_POSTS,
+    ) -> None:
+        self.store = store
+        self.memory = WorkerMemory(store, max_posts)
+        self.rendered = RenderedTotals(self.memory.reads)
+        self.contract = contract
+        self.clock = clock
+        self.wall_clock = wall_clock
+
+
+def handle(endpoint: Endpoint, request: EngagementRequest, services: Services) -> Answer:
+    trace = Trace(auth=kind_of(request.signed.authorization))
+    headers: dict[str, str] = {}
+    try:
+        services.memory.refresh()
+        wall_now = services.wall_clock.now()
+        principal = authenticate(
+            services.memory.accounts, services.contract, request.signed, wall_now
+        )
+        trace.app_id, trace.user_id = principal.app.id, principal.user_id
+        admission = services.contract.admit(principal.app.id, principal.app.rate_limit, wall_now)
+        headers = admission.headers()
+        if not admission.admitted:
+            raise ApiError(
+                429,
+                Messages.RATE_LIMITED.format(limit=admission.limit),
+                headers={"retry-after": str(admission.reset)},
+            )
+        if not principal.app.approved:
+            raise ApiError(403, Messages.APP_NOT_AUTHORIZED)
+        now = services.clock.now()
+        query = parse_query(endpoint, request.body(), now)
+        trace.ids, trace.metrics = query.keys, query.metrics_key
+        check_rights(query, principal)
+        body = services.rendered.answer(query, principal, now)
+        if body is None:
+            body = answer(services.memory.reads, query, principal, now)
+        return Answer(200, body, headers, trace)
+    except ApiError as error:
+        trace.reason = error.messages[0]
+        if isinstance(error, Unauthorized):
+            trace.base_strings = error.base_strings
+        return Answer(error.status, error_body(error), {**headers, **error.headers}, trace)
+
+
+def check_rights(query: Query, principal: Principal) -> None:
+    """App-only auth reaches the public metrics on /totals only (RULES.md section 9)."""
+    if not principal.app_only:
+        return
+    on_totals = query.endpoint is spec.TOTALS
+    refused = [m.name for m in query.metrics if not (on_totals and m.app_only_on_totals)]
+    if refused:
+        raise ApiError(403, Messages.FORBIDDEN_METRICS.format(metrics=", ".join(refused)))
+
+
+def error_body(error: ApiError) -> bytes:
+    """The body of every non-200 answer, on every path: `{"errors": [...]}`."""
+    return orjson.dumps({spec.ERRORS_KEY: error.messages})
