@@ -7,16 +7,21 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
+
 from golden import corpus, drive
 from helpers import world_records
 
 ANSWERS = Path(__file__).with_name("golden") / "answers.jsonl.gz"
 
 
-def test_answers_are_byte_for_byte_as_before(store):
+@pytest.mark.parametrize("remember_answers", [True, False], ids=["remembered", "general"])
+def test_answers_are_byte_for_byte_as_before(store, remember_answers):
+    """With the worker's memory of written answers (most later requests join remembered
+    members) and without it (every answer written by the general path)."""
     with gzip.open(ANSWERS, "rt") as lines:
         expected = [json.loads(line) for line in lines]
-    answers = drive.run(store, world_records())
+    answers = drive.run(store, world_records(), remember_answers)
     assert len(answers) == len(expected) == 3000
     differing = [
         (index, answer["endpoint"], answer["auth"], answer["body"], answer["status"], status)

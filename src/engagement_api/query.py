@@ -61,8 +61,9 @@ def parse_body(body: bytes) -> dict:
 def parse_query(endpoint: Endpoint, body: bytes, now: float) -> Query:
     document = parse_body(body)
     ids = _tweet_ids(endpoint, document.get("tweet_ids"))
-    metrics = _metrics(endpoint, document.get("engagement_types"))
-    groupings = _groupings(endpoint, document.get("groupings"))
+    raw_metrics, raw_groupings = document.get("engagement_types"), document.get("groupings")
+    metrics = _remembered(_metrics, endpoint, raw_metrics, _metrics_key(raw_metrics))
+    groupings = _remembered(_groupings, endpoint, raw_groupings, _groupings_key(raw_groupings))
     window = None
     if endpoint.takes_window:
         window = historical_window(
@@ -84,9 +85,13 @@ def _tweet_ids(endpoint: Endpoint, raw: object) -> tuple[str, ...]:
         raise bad_request(
             f"Too many Tweet IDs: {len(raw)} given, at most {endpoint.max_ids} per request"
         )
-    if _seen_canonical(raw) or _canonical(raw):
-        return tuple(dict.fromkeys(raw))
-    keys: dict[str, None] = {}
+    try:
+        keys = dict.fromkeys(raw)
+    except TypeError:  # an unhashable entry (a list, an object): not an id
+        keys = None
+    if keys is not None and (_CANONICAL_SEEN.issuperset(keys) or _canonical(raw)):
+        return tuple(keys)
+    keys = {}
     for value in raw:
         post_id = parse_id(value)
         if post_id is None:
@@ -99,17 +104,11 @@ def _tweet_ids(endpoint: Endpoint, raw: object) -> tuple[str, ...]:
 # only ones that may reach 2^63) are left to the careful path.
 _CANONICAL_LIST = re.compile(r"(?:[1-8][0-9]{0,18},)*[1-8][0-9]{0,18}")
 assert len(str(MAX_ID)) == 19 and str(MAX_ID)[0] == "9"
-# Id strings found canonical before: most requests ask for posts asked for before, and a set
-# lookup per id is cheaper than reading them again. Bounded; forgotten whole when full.
+# Id strings found canonical before (only strings are ever added): most requests ask for
+# posts asked for before, and a set lookup per id is cheaper than reading them again.
+# Bounded; forgotten whole when full.
 _CANONICAL_SEEN: set[str] = set()
 MAX_SEEN = 500_000
-
-
-def _seen_canonical(raw: list) -> bool:
-    try:
-        return all(map(_CANONICAL_SEEN.__contains__, raw))  # only strings were ever added
-    except TypeError:  # an unhashable entry (a list, an object): not an id
-        return False
 
 
 def _canonical(raw: list) -> bool:
@@ -123,6 +122,41 @@ def _canonical(raw: list) -> bool:
         _CANONICAL_SEEN.clear()
     _CANONICAL_SEEN.update(raw)
     return True
+
+
+# Metric lists and groupings repeat from request to request ("the Engagement Types and
+# Groupings will remain relatively constant", 001): what was valid once is remembered.
+_VALID: dict[tuple, tuple] = {}
+MAX_VALID = 4096
+
+
+def _remembered(parse, endpoint: Endpoint, raw: object, key: tuple | None) -> tuple:
+    if key is None:
+        return parse(endpoint, raw)
+    key = (parse.__name__, endpoint.name, key)
+    found = _VALID.get(key)
+    if found is None:
+        found = parse(endpoint, raw)  # raises for anything invalid: nothing remembered
+        if len(_VALID) >= MAX_VALID:
+            _VALID.clear()
+        _VALID[key] = found
+    return found
+
+
+def _metrics_key(raw: object) -> tuple | None:
+    return tuple(raw) if type(raw) is list and set(map(type, raw)) == {str} else None
+
+
+def _groupings_key(raw: object) -> tuple | None:
+    if type(raw) is not dict:
+        return None
+    key = []
+    for name, value in raw.items():
+        group_by = value.get("group_by") if type(value) is dict else None
+        if type(group_by) is not list or set(map(type, group_by)) != {str}:
+            return None
+        key.append((name, tuple(group_by)))
+    return tuple(key)
 
 
 def _metrics(endpoint: Endpoint, raw: object) -> tuple[Metric, ...]:

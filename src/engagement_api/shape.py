@@ -218,6 +218,8 @@ class _Writer:
         axis = self.axes[depth]
         keys = self.keys(axis, p, m, d)
         if depth == self.last:
+            if depth == 0:  # a grouping of one level: an object of counts, keys addressable
+                return {key: str(values[i]) for i, key in keys.pairs}
             return keys.leaf(values)
         out = {}
         below = self.axes[depth + 1]

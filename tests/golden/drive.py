@@ -89,9 +89,15 @@ def digest(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()[:20]
 
 
-def run(store: Store, world_records: list[dict]) -> list[dict]:
+def run(store: Store, world_records: list[dict], remember_answers: bool = True) -> list[dict]:
+    """Every request of the corpus, in order, on one app (so later requests find what earlier
+    ones left in the worker's memory, unless `remember_answers` is false)."""
     keys = prepare(store, world_records)
     app = create_app(store, FrozenClock(parse_instant(corpus.NOW)))
+    if not remember_answers and hasattr(app, "services"):
+        from engagement_api.engagement.rendered import RenderedMembers
+
+        app.services.rendered = RenderedMembers(app.services.memory.reads, max_bytes=0)
     pools = corpus.id_pools(world_records + corpus.extra_records())
     answers = []
     loop = asyncio.new_event_loop()

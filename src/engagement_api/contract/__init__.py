@@ -1,7 +1,7 @@
 """The contract layer: per-minute allowances and OAuth nonces, shared by every worker.
 
-Backends (`open_contract`): `SharedFile`, a small SQLite file on the local disk for one host
-and any number of worker processes (or in memory for one process), and `RedisContract` for
+Backends (`open_contract`): `LocalContract`, an LMDB file on the local disk for one host and
+any number of worker processes, `MemoryContract` for one process, and `RedisContract` for
 many hosts. Both admit exactly: within one calendar minute of the wall clock, an app gets at
 most its allowance of answered requests, and a refused (429) request uses none of it.
 """
@@ -60,14 +60,14 @@ def contract_path(store_url: str) -> str:
     folder = Path(base) / f"engagement-api-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     digest = hashlib.sha256(store_url.encode()).hexdigest()[:16]
-    return str(folder / f"contract-{digest}.db")
+    return str(folder / f"contract-{digest}.lmdb")
 
 
 def open_contract(store_url: str, redis_url: str | None = None) -> Contract:
     """Redis when given (many hosts); otherwise the shared file of this store on this host, or
     this process's memory for an in-memory store."""
-    from .local import SharedFile
+    from .local import LocalContract, MemoryContract
 
     if store_url.endswith(":memory:") or store_url in ("sqlite:", "sqlite://"):
-        return SharedFile()
-    return SharedFile(contract_path(store_url))
+        return MemoryContract()
+    return LocalContract(contract_path(store_url))

@@ -1,74 +1,113 @@
-"""The contract of one host: a SQLite file that every worker process opens (WAL, no fsync:
-a crash forgets at most the current minute's counts and recent nonces), or memory for one.
+"""The contract of one host: per-minute counts and OAuth nonces shared by every process serving
+a store, in an LMDB file (memory-mapped; write transactions serialized across processes by
+LMDB's own lock, about 1-2 µs each), or in this process's memory for a single process.
 
-Each operation is one statement, atomic under SQLite's write lock, so counting is exact
-across processes; about 6 µs each.
+Counts: one entry per app, (minute, count), reset when the minute turns. Nonces: remembered
+in the slot of their 600-second period and checked in the current and previous ones, so each
+is refused for at least `spec.NONCE_TTL` seconds; a slot is emptied when a new period reuses
+it, so the file stays bounded by the nonces of two periods.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
+import struct
 import threading
+from collections import OrderedDict
+
+import lmdb
 
 from .. import spec
 from . import Admission, minute_of
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS minute_counts (app_id INTEGER NOT NULL, minute INTEGER NOT NULL,"
-    " count INTEGER NOT NULL, PRIMARY KEY (app_id, minute)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS nonces (digest BLOB PRIMARY KEY, seen_at INTEGER NOT NULL)"
-    " WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS nonces_seen_at ON nonces (seen_at)",
-)
-_PRUNE_EVERY = 4096  # operations between removing what has expired
+_COUNT = struct.Struct("<qq")  # minute, count
+_PERIOD = struct.Struct("<q")
+_PERIOD_KEY = b"\0period"  # in each nonce slot: the period it holds
+_SLOTS = 3
+MAP_SIZE = 2**34  # bytes of address space; the file only grows as entries are written
 
 
-class SharedFile:
-    def __init__(self, path: str = ":memory:") -> None:
+def _nonce_key(consumer_key: str, nonce: str) -> bytes:
+    return hashlib.blake2b(f"{consumer_key}\0{nonce}".encode(), digest_size=16).digest()
+
+
+class LocalContract:
+    def __init__(self, path: str) -> None:
         self.path = path
+        self._env = lmdb.open(
+            path,
+            subdir=False,
+            map_size=MAP_SIZE,
+            max_dbs=_SLOTS + 1,
+            sync=False,  # a crash forgets at most recent counts and nonces
+            metasync=False,
+            mode=0o600,
+        )
+        self._counts = self._env.open_db(b"counts")
+        self._slots = [self._env.open_db(b"nonces-%d" % i) for i in range(_SLOTS)]
+
+    def admit(self, app_id: int, limit: int, wall_now: float) -> Admission:
+        minute, reset = minute_of(wall_now)
+        key = _PERIOD.pack(app_id)
+        with self._env.begin(write=True, db=self._counts) as txn:
+            found = txn.get(key)
+            counted, count = _COUNT.unpack(found) if found else (minute, 0)
+            if counted != minute:
+                count = 0
+            if count >= limit:
+                return Admission(False, limit, 0, reset)
+            txn.put(key, _COUNT.pack(minute, count + 1))
+        return Admission(True, limit, limit - count - 1, reset)
+
+    def spend_nonce(self, consumer_key: str, nonce: str, wall_now: float) -> bool:
+        period = int(wall_now) // spec.NONCE_TTL
+        key = _nonce_key(consumer_key, nonce)
+        current = self._slots[period % _SLOTS]
+        previous = self._slots[(period - 1) % _SLOTS]
+        with self._env.begin(write=True) as txn:
+            held = txn.get(_PERIOD_KEY, db=current)
+            if held is None or _PERIOD.unpack(held)[0] != period:
+                txn.drop(current, delete=False)  # a new period reuses the oldest slot
+                txn.put(_PERIOD_KEY, _PERIOD.pack(period), db=current)
+            held = txn.get(_PERIOD_KEY, db=previous)
+            if held is not None and _PERIOD.unpack(held)[0] == period - 1:
+                if txn.get(key, db=previous) is not None:
+                    return False
+            return txn.put(key, b"", db=current, overwrite=False)
+
+    def close(self) -> None:
+        self._env.close()
+
+
+class MemoryContract:
+    """The same contract for one process (tests, an in-memory store)."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=OFF")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-        self._operations = 0
+        self._counts: dict[int, tuple[int, int]] = {}
+        self._nonces: OrderedDict[bytes, float] = OrderedDict()  # oldest first
 
     def admit(self, app_id: int, limit: int, wall_now: float) -> Admission:
         minute, reset = minute_of(wall_now)
         with self._lock:
-            row = self._db.execute(
-                "INSERT INTO minute_counts(app_id, minute, count) VALUES(?, ?, 1) "
-                "ON CONFLICT (app_id, minute) DO UPDATE SET count = count + 1 WHERE count < ? "
-                "RETURNING count",
-                (app_id, minute, limit),
-            ).fetchone()
-            self._maybe_prune(minute * spec.RATE_WINDOW)
-        if row is None:
-            return Admission(False, limit, 0, reset)
-        return Admission(True, limit, limit - row[0], reset)
+            counted, count = self._counts.get(app_id, (minute, 0))
+            if counted != minute:
+                count = 0
+            if count >= limit:
+                return Admission(False, limit, 0, reset)
+            self._counts[app_id] = (minute, count + 1)
+        return Admission(True, limit, limit - count - 1, reset)
 
     def spend_nonce(self, consumer_key: str, nonce: str, wall_now: float) -> bool:
-        now = int(wall_now)
-        digest = hashlib.blake2b(f"{consumer_key}\0{nonce}".encode(), digest_size=16).digest()
+        key = _nonce_key(consumer_key, nonce)
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO nonces(digest, seen_at) VALUES(?, ?) ON CONFLICT (digest) "
-                "DO UPDATE SET seen_at = excluded.seen_at WHERE seen_at < ?",
-                (digest, now, now - spec.NONCE_TTL),
-            )
-            self._maybe_prune(now)
-            return cursor.rowcount == 1
-
-    def _maybe_prune(self, now: int) -> None:
-        self._operations += 1
-        if self._operations % _PRUNE_EVERY == 0:
-            self._db.execute("DELETE FROM nonces WHERE seen_at < ?", (now - spec.NONCE_TTL,))
-            self._db.execute(
-                "DELETE FROM minute_counts WHERE minute < ?", (now // spec.RATE_WINDOW - 2,)
-            )
+            nonces = self._nonces
+            while nonces and next(iter(nonces.values())) < wall_now - spec.NONCE_TTL:
+                nonces.popitem(last=False)
+            if key in nonces:
+                return False
+            nonces[key] = wall_now
+            return True
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        pass

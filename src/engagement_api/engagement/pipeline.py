@@ -25,7 +25,7 @@ from ..spec import Endpoint, Messages
 from ..store import Store
 from ..store.cached import MAX_POSTS, WorkerMemory
 from .answer import answer
-from .rendered import RenderedTotals
+from .rendered import MAX_BYTES, RenderedMembers
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +66,11 @@ class Services:
         clock: Clock,
         wall_clock: Clock,
         max_posts: int = MAX_POSTS,
+        max_rendered_bytes: int = MAX_BYTES,
     ) -> None:
         self.store = store
         self.memory = WorkerMemory(store, max_posts)
-        self.rendered = RenderedTotals(self.memory.reads)
+        self.rendered = RenderedMembers(self.memory.reads, max_rendered_bytes)
         self.contract = contract
         self.clock = clock
         self.wall_clock = wall_clock

@@ -26,13 +26,19 @@ def too_old(metric: Metric, endpoint: spec.Endpoint, post: Post, now: float) -> 
     return cutoff is not None and post.created_ms < cutoff * 1000
 
 
-def age_cutoff(metric: Metric, endpoint: spec.Endpoint, now: float) -> float | None:
-    """The instant before which posts are too old for `metric` on `endpoint`, if any."""
+def age_limit(metric: Metric, endpoint: spec.Endpoint) -> int | None:
+    """Seconds of age past which posts are too old for `metric` on `endpoint`, if any."""
     if metric.max_age_days is None:
         return None
     if metric.age_rule_on_totals_only and endpoint is not spec.TOTALS:
         return None
-    return now - metric.max_age_days * spec.DAY
+    return metric.max_age_days * spec.DAY
+
+
+def age_cutoff(metric: Metric, endpoint: spec.Endpoint, now: float) -> float | None:
+    """The instant before which posts are too old for `metric` on `endpoint`, if any."""
+    limit = age_limit(metric, endpoint)
+    return None if limit is None else now - limit
 
 
 def served_table(

@@ -21,7 +21,7 @@ from .. import spec
 from ..auth import bearer
 from ..clock import Clock, SystemClock
 from ..contract import Contract, open_contract
-from ..contract.local import SharedFile
+from ..contract.local import MemoryContract
 from ..engagement import Services
 from ..errors import ApiError
 from ..store import Store
@@ -42,7 +42,7 @@ def create_app(
     """`clock` is the data clock of every time rule; `wall_clock` checks OAuth timestamps;
     `contract` keeps allowances and nonces (this process's memory when not given)."""
     services = Services(
-        store, contract or SharedFile(), clock or SystemClock(), wall_clock or SystemClock()
+        store, contract or MemoryContract(), clock or SystemClock(), wall_clock or SystemClock()
     )
     accounts = services.memory.accounts
     wall = services.wall_clock

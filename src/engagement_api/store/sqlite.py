@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
 import time
@@ -19,8 +20,11 @@ from .base import (
     SchemaError,
     add_sql,
 )
+from .changes import ChangeCounter
 from .migrations import latest, migrations, too_new
 from .records import SqlRecords
+
+PRAGMA_EVERY = 1.0  # seconds between PRAGMA data_version checks (see changes())
 
 VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
 _CHUNK = 900  # ids per IN (...) list
@@ -53,6 +57,9 @@ class SQLiteStore(SqlRecords):
             "temp_store=MEMORY",
         ):
             self._db.execute(f"PRAGMA {pragma}")
+        self._counter = None if str(path) == ":memory:" else ChangeCounter(f"{path}-changes")
+        self._pragma_checked = -math.inf
+        self._pragma_version = None
         self._migrate()
 
     def _executemany(self, sql: str, rows) -> None:
@@ -70,11 +77,27 @@ class SQLiteStore(SqlRecords):
                 raise
             self._db.execute("COMMIT")
 
+    def _wrote(self) -> None:
+        super()._wrote()
+        if self._counter is not None:
+            self._counter.move()
+
     def changes(self) -> object:
-        # PRAGMA data_version moves when another connection commits; our own commits count
-        # in _writes. Both are read without touching a table.
-        with self._lock:
-            return self._db.execute("PRAGMA data_version").fetchone()[0], self._writes
+        # Every commit moves the shared counter (our own commits count in _writes too); once
+        # a second, PRAGMA data_version also catches a commit whose process died before
+        # moving it.
+        now = time.monotonic()
+        if now - self._pragma_checked >= PRAGMA_EVERY:
+            self._pragma_checked = now
+            with self._lock:
+                self._pragma_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        shared = self._counter.value() if self._counter is not None else None
+        return shared, self._writes, self._pragma_version
+
+    def close(self) -> None:
+        super().close()
+        if self._counter is not None:
+            self._counter.close()
 
     # -- schema ------------------------------------------------------------------------
     def schema_version(self) -> int:
