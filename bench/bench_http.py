@@ -2,8 +2,8 @@
 
     python bench/bench_http.py [--posts 100000 --events 20000000 --duration 10]
 
-Both servers run the same server software (uvicorn, or granian with --server granian) with the
-same worker count, one at a time, on 127.0.0.1; wrk shares the machine. Every scenario runs
+Both servers run on uvicorn (httptools, uvloop) with the same worker count, one at a time, on
+127.0.0.1; wrk shares the machine. Every scenario runs
 with gzip on (`Accept-Encoding: gzip`) and off. Scenarios:
 
 - totals-bearer: 250 random public posts, the five public metrics, by post and type, bearer.
@@ -40,11 +40,24 @@ from common import NOW, PEERS_DIR, PYTHON, Server, WrkResult, log
 
 PUBLIC = ["favorites", "retweets", "quote_tweets", "replies", "video_views"]
 ALL_SERIES = [
-    "impressions", "engagements", "favorites", "retweets", "replies", "video_views",
-    "media_views", "media_engagements", "url_clicks", "hashtag_clicks", "detail_expands",
-    "permalink_clicks", "app_install_attempts", "app_opens", "email_tweet", "user_follows",
+    "impressions",
+    "engagements",
+    "favorites",
+    "retweets",
+    "replies",
+    "video_views",
+    "media_views",
+    "media_engagements",
+    "url_clicks",
+    "hashtag_clicks",
+    "detail_expands",
+    "permalink_clicks",
+    "app_install_attempts",
+    "app_opens",
+    "email_tweet",
+    "user_follows",
     "user_profile_clicks",
-]  # fmt: skip
+]
 PATHS = {
     "totals": "/insights/engagement/totals",
     "28hr": "/insights/engagement/28hr",
@@ -161,15 +174,17 @@ def credentials(store: str, handle: str) -> Credentials:
             "--rate-limit",
             "100000000",
             store=store,
-        )  # fmt: skip
+        )
     )
     token = json.loads(
         common.cli("tokens", "create", "--app", app["app_id"], "--handle", handle, store=store)
     )
     return Credentials(
-        app["consumer_key"], app["consumer_secret"], token["access_token"],
+        app["consumer_key"],
+        app["consumer_secret"],
+        token["access_token"],
         token["access_token_secret"],
-    )  # fmt: skip
+    )
 
 
 def fetch_bearer(base: str, creds: Credentials) -> str:
@@ -222,8 +237,14 @@ def _lua(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid Lua string literal here
 
 
-def wrk_script(folder: Path, scenario: Scenario, gzip: bool, authorization: str | None,
-               pool: Path | None, threads: int) -> Path:  # fmt: skip
+def wrk_script(
+    folder: Path,
+    scenario: Scenario,
+    gzip: bool,
+    authorization: str | None,
+    pool: Path | None,
+    threads: int,
+) -> Path:
     """Bodies from a file (one per line), each thread starting at its own place; a static
     Authorization, or each thread taking every threads-th signed header of a pool once."""
     slug = scenario.name.replace(" ", "-")
@@ -275,8 +296,9 @@ end
     return script
 
 
-def run_scenario(server: Server, scenario: Scenario, gzip: bool, creds: Credentials, args,
-                 enforce_nonces: bool) -> WrkResult:  # fmt: skip
+def run_scenario(
+    server: Server, scenario: Scenario, gzip: bool, creds: Credentials, args, enforce_nonces: bool
+) -> WrkResult:
     folder = common.data_dir() / "wrk"
     folder.mkdir(exist_ok=True)
     url = server.base + PATHS[scenario.endpoint]
@@ -300,9 +322,11 @@ def run_scenario(server: Server, scenario: Scenario, gzip: bool, creds: Credenti
         size = PEER_POOL if not enforce_nonces else max(MIN_POOL, math.ceil(args.warmup * rate))
         warm, wrapped = once(args.warmup, size)
         rate = warm.rps * (2 if wrapped else 1)
-    size = PEER_POOL if not enforce_nonces else max(
-        MIN_POOL, math.ceil(rate * args.duration * 1.5) + args.connections
-    )  # fmt: skip
+    size = (
+        PEER_POOL
+        if not enforce_nonces
+        else max(MIN_POOL, math.ceil(rate * args.duration * 1.5) + args.connections)
+    )
     result, wrapped = once(args.duration, size)
     if wrapped and enforce_nonces and scenario.auth == "oauth1":
         log(
@@ -310,7 +334,8 @@ def run_scenario(server: Server, scenario: Scenario, gzip: bool, creds: Credenti
         )
     if result.failures:
         log(
-            f"  {server.name} {scenario.name}: {result.non_2xx} non-2xx, {result.socket_errors} socket errors"
+            f"  {server.name} {scenario.name}: {result.non_2xx} non-2xx, "
+            f"{result.socket_errors} socket errors"
         )
     return result
 
@@ -319,15 +344,21 @@ def run_scenario(server: Server, scenario: Scenario, gzip: bool, creds: Credenti
 def ours(store: str, args) -> Server:
     port = common.free_port()
     command = common.serve_command(store, port, args.workers, "warning")
-    if args.server != "uvicorn":
-        command += ["--server", args.server]
     return Server("ours", command, port).wait_ready()
 
 
 def floor(folder: Path, args) -> Server:
     port = common.free_port()
-    command = [PYTHON, str(PEERS_DIR / "floor.py"), "--bodies", str(folder), "--port", str(port),
-               "--workers", str(args.workers), "--server", args.server]  # fmt: skip
+    command = [
+        PYTHON,
+        str(PEERS_DIR / "floor.py"),
+        "--bodies",
+        str(folder),
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+    ]
     return Server("floor", command, port).wait_ready()
 
 
@@ -377,12 +408,24 @@ def run(args) -> int:
 
 def report(args, plan: list[Scenario], handle: str) -> None:
     print(
-        f"\n## Read path: {args.posts:,} posts, {args.events:,} events; {args.server}, "
+        f"\n## Read path: {args.posts:,} posts, {args.events:,} events; uvicorn, "
         f"{args.workers} workers each; wrk {args.duration:g} s, {args.threads} threads, "
         f"{args.connections} connections; {os.cpu_count()} cores\n"
     )
-    headers = ["scenario", "answer", "gzip", "ours req/s", "floor req/s", "ours/floor",
-               "target", "verdict", "ours p99 ms", "floor p99 ms", "p99 ratio", "p99 target"]  # fmt: skip
+    headers = [
+        "scenario",
+        "answer",
+        "gzip",
+        "ours req/s",
+        "floor req/s",
+        "ours/floor",
+        "target",
+        "verdict",
+        "ours p99 ms",
+        "floor p99 ms",
+        "p99 ratio",
+        "p99 target",
+    ]
     rows = []
     for scenario in plan:
         for gzip in (True, False):
@@ -392,16 +435,39 @@ def report(args, plan: list[Scenario], handle: str) -> None:
             ok = None if scenario.target is None or r is None else r >= scenario.target
             if ok is not None and scenario.p99_target is not None and p99 is not None:
                 ok = ok and p99 <= scenario.p99_target
-            rows.append([
-                scenario.name, f"{scenario.size / 1024:,.0f} KiB",
-                "on" if gzip else "off", common.fmt_number(mine.rps), common.fmt_number(peer.rps),
-                common.fmt_ratio(r), f"≥ {scenario.target:.2f}" if scenario.target else "–",
-                common.verdict(ok), common.fmt_ms(mine.p99_ms), common.fmt_ms(peer.p99_ms),
-                common.fmt_ratio(p99), f"≤ {scenario.p99_target:g}×" if scenario.p99_target else "–",
-            ])  # fmt: skip
+            rows.append(
+                [
+                    scenario.name,
+                    f"{scenario.size / 1024:,.0f} KiB",
+                    "on" if gzip else "off",
+                    common.fmt_number(mine.rps),
+                    common.fmt_number(peer.rps),
+                    common.fmt_ratio(r),
+                    f"≥ {scenario.target:.2f}" if scenario.target else "–",
+                    common.verdict(ok),
+                    common.fmt_ms(mine.p99_ms),
+                    common.fmt_ms(peer.p99_ms),
+                    common.fmt_ratio(p99),
+                    f"≤ {scenario.p99_target:g}×" if scenario.p99_target else "–",
+                ]
+            )
             if mine.failures:
-                rows.append(["", "", "", f"errors: {mine.non_2xx} non-2xx, {mine.socket_errors} socket",
-                             "", "", "", "", "", "", "", ""])  # fmt: skip
+                rows.append(
+                    [
+                        "",
+                        "",
+                        "",
+                        f"errors: {mine.non_2xx} non-2xx, {mine.socket_errors} socket",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
     print(common.markdown_table(headers, rows))
     print(
         f"\nAnswer sizes are uncompressed JSON. OAuth scenarios: @{handle}'s posts. The verdict "
@@ -419,7 +485,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
-    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--scenarios", default="", help="comma-separated names (default: all)")
     parser.add_argument("--random-bodies", type=int, default=2000, help="bodies of totals-random")
     parser.add_argument("--expected-rate", type=float, default=6000, help="req/s to size pools")

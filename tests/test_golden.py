@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from golden import corpus, drive
 from helpers import world_records
 

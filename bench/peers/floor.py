@@ -6,7 +6,7 @@ The answers are engagement-api's own, captured once by bench_http.py, one per sc
 request names its scenario in the `x-bench-answer` header (engagement-api ignores it), so
 every scenario is compared at its real answer size.
 
-    python bench/peers/floor.py --bodies DIR --port P [--workers 2] [--server uvicorn|granian]
+    python bench/peers/floor.py --bodies DIR --port P [--workers 2]
 
 DIR holds one NAME.json (uncompressed JSON) per scenario.
 """
@@ -69,19 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     args = parser.parse_args(argv)
     if not any(Path(args.bodies).glob("*.json")):
         raise SystemExit(f"{args.bodies} holds no captured answer")
     os.environ["FLOOR_BODIES"] = os.path.abspath(args.bodies)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    if args.server == "granian":
-        from granian import Granian
-        from granian.constants import Interfaces
-
-        Granian("floor:app", address=args.host, port=args.port, workers=args.workers,
-                interface=Interfaces.ASGI, log_enabled=False).serve()  # fmt: skip
-        return
     import uvicorn
 
     uvicorn.run(

@@ -126,7 +126,7 @@ class _Keys:
     """The keys of one level in one context: (index, key) pairs, and the leaf object they
     make as a template (`{"k1":"%d",...}`), filled in one formatting call."""
 
-    __slots__ = ("pairs", "window", "template", "zero")
+    __slots__ = ("pairs", "template", "window", "zero")
 
     def __init__(self, pairs: tuple[tuple[int, str], ...]) -> None:
         self.pairs = pairs

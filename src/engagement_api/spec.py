@@ -170,6 +170,7 @@ class Messages:
     BAD_BEARER = "Invalid or expired token"
     BAD_CLIENT_CREDENTIALS = "Unable to verify your credentials"
     RATE_LIMITED = "Exceeded rate limit: at most {limit} requests per minute"
+    CONTRACT_UNAVAILABLE = "Service Unavailable: request allowances cannot be counted; retry"
 
 
 # OAuth 1.0a clock tolerance and nonce memory (RULES.md D11).

@@ -87,7 +87,7 @@ def id_pools(records: list[dict]) -> dict[str, list[int]]:
     for r in records:
         if r["record"] == "post":
             last[int(r["id"])] = {**last.get(int(r["id"]), {}), **r}
-    pools: dict[str, list[int]] = {"protected": [], "any": sorted(last) + [1100000000000000099]}
+    pools: dict[str, list[int]] = {"protected": [], "any": [*sorted(last), 1100000000000000099]}
     for post_id, r in sorted(last.items()):
         if r.get("protected"):
             pools["protected"].append(post_id)
@@ -127,8 +127,9 @@ def requests(pools: dict[str, list[int]], count: int = 3000, seed: int = 7) -> l
         tweet_ids: list = [str(i) if rng.random() > 0.1 else i for i in chosen]
         if rng.random() < 0.02:
             tweet_ids.append(rng.choice(["abc", "01", " 12 ", -5, 1.5, None, "9" * 20]))
-        offered = _TOTALS_METRICS if endpoint == "totals" else _TOTALS_METRICS[:4] + [
-            "replies", "video_views", *_SERIES_ONLY]  # fmt: skip
+        offered = _TOTALS_METRICS
+        if endpoint != "totals":
+            offered = [*_TOTALS_METRICS[:4], "replies", "video_views", *_SERIES_ONLY]
         if endpoint == "totals" and auth in ("bearer", "consumer") and rng.random() < 0.7:
             offered = ["favorites", "retweets", "quote_tweets", "replies", "video_views"]
         metrics = rng.sample(offered, rng.randrange(1, min(6, len(offered)) + 1))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..contract import Contract
 from ..errors import Unauthorized
 from ..spec import Messages
 from . import bearer, credentials, oauth1
@@ -18,12 +17,10 @@ def kind_of(authorization: str) -> str | None:
     return {"oauth": "oauth1", "bearer": "bearer"}.get(scheme)
 
 
-def authenticate(
-    accounts: Accounts, contract: Contract, request: SignedRequest, wall_now: float
-) -> Principal:
+def authenticate(accounts: Accounts, request: SignedRequest, wall_now: float) -> Principal:
     kind = kind_of(request.authorization)
     if kind == "oauth1":
-        return oauth1.verify(accounts, contract, request, wall_now)
+        return oauth1.verify(accounts, request, wall_now)
     if kind == "bearer":
         return bearer.verify(accounts, request.authorization.strip().partition(" ")[2].strip())
     raise Unauthorized(Messages.UNKNOWN_AUTH_TYPE)

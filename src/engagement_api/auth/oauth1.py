@@ -19,7 +19,6 @@ from typing import NamedTuple
 
 from oauthlib.oauth1.rfc5849 import signature as rfc5849
 
-from ..contract import Contract
 from ..errors import Unauthorized
 from ..spec import OAUTH_TIMESTAMP_WINDOW, Messages
 from .principal import Accounts, Principal
@@ -45,9 +44,9 @@ class SignedRequest:
     body: bytes
 
 
-def verify(
-    accounts: Accounts, contract: Contract, request: SignedRequest, wall_now: float
-) -> Principal:
+def verify(accounts: Accounts, request: SignedRequest, wall_now: float) -> Principal:
+    """The principal of a correctly signed request. Its nonce is spent by the contract, with
+    the request's count, in one operation (`Contract.admit`): only then is it refused again."""
     params = _parameters(request)
     oauth = dict(p for p in params if p[0].startswith("oauth_"))
     if any(not oauth.get(name) for name in _REQUIRED):
@@ -89,10 +88,7 @@ def verify(
         expected = base64.b64encode(hashlib.sha1(request.body).digest()).decode()
         if body_hash != expected:  # the body hash is part of what is signed
             raise Unauthorized(Messages.BAD_SIGNATURE, base_strings)
-    # Only a correctly signed request may spend a nonce.
-    if not contract.spend_nonce(app.consumer_key, nonce, wall_now):
-        raise Unauthorized(Messages.NONCE_USED)
-    return Principal(app, token.user_id if token_ok else None)
+    return Principal(app, token.user_id if token_ok else None, nonce)
 
 
 def _parameters(request: SignedRequest) -> list[tuple[str, str]]:

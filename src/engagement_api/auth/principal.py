@@ -12,6 +12,7 @@ from ..store import AccessToken, App
 class Principal:
     app: App
     user_id: int | None  # None: app-only (bearer token, or OAuth 1.0a without a user token)
+    nonce: str | None = None  # an OAuth 1.0a request's nonce, spent with the request's count
 
     @property
     def app_only(self) -> bool:

@@ -24,6 +24,7 @@ class Admission:
     limit: int
     remaining: int  # after this request
     reset: int  # seconds until the next minute
+    nonce_reused: bool = False  # the request's OAuth nonce was seen before: nothing counted
 
     def headers(self) -> dict[str, str]:
         """X's two headers (FAQ) and the IETF RateLimit fields, on every answer."""
@@ -35,19 +36,32 @@ class Admission:
         }
 
 
+def nonce_key(consumer_key: str, nonce: str) -> bytes:
+    """What a backend keeps of a nonce: 16 bytes of its hash with the consumer key's."""
+    return hashlib.blake2b(f"{consumer_key}\0{nonce}".encode(), digest_size=16).digest()
+
+
 def minute_of(wall_now: float) -> tuple[int, int]:
     """(the calendar minute, seconds until the next one)."""
     second = int(wall_now)
     return second // spec.RATE_WINDOW, spec.RATE_WINDOW - second % spec.RATE_WINDOW
 
 
-class Contract(Protocol):
-    def admit(self, app_id: int, limit: int, wall_now: float) -> Admission:
-        """Count one request of the app in this minute if it is under its allowance."""
-        ...
+REUSED = Admission(False, 0, 0, 0, nonce_reused=True)
 
-    def spend_nonce(self, consumer_key: str, nonce: str, wall_now: float) -> bool:
-        """True the first time the nonce is seen for this key within spec.NONCE_TTL."""
+
+class ContractUnavailable(RuntimeError):
+    """The backend cannot count (Redis unreachable, a full file): requests get a 503, never
+    an unchecked answer."""
+
+
+class Contract(Protocol):
+    def admit(
+        self, app_id: int, limit: int, wall_now: float, nonce: bytes | None = None
+    ) -> Admission:
+        """One operation per request: refuse a nonce seen within spec.NONCE_TTL (`REUSED`),
+        else spend it, then count the request in this minute if the app is under its
+        allowance. `nonce` is `nonce_key(...)` of an OAuth 1.0a request."""
         ...
 
     def close(self) -> None: ...

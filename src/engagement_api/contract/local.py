@@ -1,16 +1,15 @@
 """The contract of one host: per-minute counts and OAuth nonces shared by every process serving
 a store, in an LMDB file (memory-mapped; write transactions serialized across processes by
-LMDB's own lock, about 1-2 µs each), or in this process's memory for a single process.
+LMDB's own lock, a few µs each), or in this process's memory for a single process.
 
 Counts: one entry per app, (minute, count), reset when the minute turns. Nonces: remembered
-in the slot of their 600-second period and checked in the current and previous ones, so each
+in the slot of their 600-second period and looked up in the current and previous ones, so each
 is refused for at least `spec.NONCE_TTL` seconds; a slot is emptied when a new period reuses
-it, so the file stays bounded by the nonces of two periods.
+it, so the file holds the nonces of at most three periods.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import threading
 from collections import OrderedDict
@@ -18,17 +17,13 @@ from collections import OrderedDict
 import lmdb
 
 from .. import spec
-from . import Admission, minute_of
+from . import REUSED, Admission, ContractUnavailable, minute_of
 
 _COUNT = struct.Struct("<qq")  # minute, count
-_PERIOD = struct.Struct("<q")
+_NUMBER = struct.Struct("<q")
 _PERIOD_KEY = b"\0period"  # in each nonce slot: the period it holds
 _SLOTS = 3
-MAP_SIZE = 2**34  # bytes of address space; the file only grows as entries are written
-
-
-def _nonce_key(consumer_key: str, nonce: str) -> bytes:
-    return hashlib.blake2b(f"{consumer_key}\0{nonce}".encode(), digest_size=16).digest()
+MAP_SIZE = 2**32  # bytes: a sparse file, some 40 million nonces; then 503s, never unchecked
 
 
 class LocalContract:
@@ -41,39 +36,49 @@ class LocalContract:
             max_dbs=_SLOTS + 1,
             sync=False,  # a crash forgets at most recent counts and nonces
             metasync=False,
+            writemap=True,  # commits write into the shared map: no system call per request
+            map_async=True,
             mode=0o600,
         )
         self._counts = self._env.open_db(b"counts")
         self._slots = [self._env.open_db(b"nonces-%d" % i) for i in range(_SLOTS)]
+        self._ready = -1  # the period whose slots this process has checked
 
-    def admit(self, app_id: int, limit: int, wall_now: float) -> Admission:
+    def admit(
+        self, app_id: int, limit: int, wall_now: float, nonce: bytes | None = None
+    ) -> Admission:
         minute, reset = minute_of(wall_now)
-        key = _PERIOD.pack(app_id)
-        with self._env.begin(write=True, db=self._counts) as txn:
-            found = txn.get(key)
-            counted, count = _COUNT.unpack(found) if found else (minute, 0)
-            if counted != minute:
-                count = 0
-            if count >= limit:
-                return Admission(False, limit, 0, reset)
-            txn.put(key, _COUNT.pack(minute, count + 1))
+        key = _NUMBER.pack(app_id)
+        try:
+            with self._env.begin(write=True) as txn:
+                if nonce is not None and not self._spend(txn, nonce, int(wall_now)):
+                    return REUSED
+                found = txn.get(key, db=self._counts)
+                counted, count = _COUNT.unpack(found) if found else (minute, 0)
+                if counted != minute:
+                    count = 0
+                if count >= limit:
+                    return Admission(False, limit, 0, reset)
+                txn.put(key, _COUNT.pack(minute, count + 1), db=self._counts)
+        except lmdb.Error as error:
+            raise ContractUnavailable(f"the contract file {self.path}: {error}") from error
         return Admission(True, limit, limit - count - 1, reset)
 
-    def spend_nonce(self, consumer_key: str, nonce: str, wall_now: float) -> bool:
-        period = int(wall_now) // spec.NONCE_TTL
-        key = _nonce_key(consumer_key, nonce)
+    def _spend(self, txn, nonce: bytes, now: int) -> bool:
+        period = now // spec.NONCE_TTL
         current = self._slots[period % _SLOTS]
         previous = self._slots[(period - 1) % _SLOTS]
-        with self._env.begin(write=True) as txn:
+        if period != self._ready:  # once a period per process: is each slot what we think?
             held = txn.get(_PERIOD_KEY, db=current)
-            if held is None or _PERIOD.unpack(held)[0] != period:
+            if held is None or _NUMBER.unpack(held)[0] != period:
                 txn.drop(current, delete=False)  # a new period reuses the oldest slot
-                txn.put(_PERIOD_KEY, _PERIOD.pack(period), db=current)
+                txn.put(_PERIOD_KEY, _NUMBER.pack(period), db=current)
             held = txn.get(_PERIOD_KEY, db=previous)
-            if held is not None and _PERIOD.unpack(held)[0] == period - 1:
-                if txn.get(key, db=previous) is not None:
-                    return False
-            return txn.put(key, b"", db=current, overwrite=False)
+            self._previous_valid = held is not None and _NUMBER.unpack(held)[0] == period - 1
+            self._ready = period
+        if self._previous_valid and txn.get(nonce, db=previous) is not None:
+            return False
+        return txn.put(nonce, b"", db=current, overwrite=False)
 
     def close(self) -> None:
         self._env.close()
@@ -87,9 +92,18 @@ class MemoryContract:
         self._counts: dict[int, tuple[int, int]] = {}
         self._nonces: OrderedDict[bytes, float] = OrderedDict()  # oldest first
 
-    def admit(self, app_id: int, limit: int, wall_now: float) -> Admission:
+    def admit(
+        self, app_id: int, limit: int, wall_now: float, nonce: bytes | None = None
+    ) -> Admission:
         minute, reset = minute_of(wall_now)
         with self._lock:
+            if nonce is not None:
+                nonces = self._nonces
+                while nonces and next(iter(nonces.values())) < wall_now - spec.NONCE_TTL:
+                    nonces.popitem(last=False)
+                if nonce in nonces:
+                    return REUSED
+                nonces[nonce] = wall_now
             counted, count = self._counts.get(app_id, (minute, 0))
             if counted != minute:
                 count = 0
@@ -97,17 +111,6 @@ class MemoryContract:
                 return Admission(False, limit, 0, reset)
             self._counts[app_id] = (minute, count + 1)
         return Admission(True, limit, limit - count - 1, reset)
-
-    def spend_nonce(self, consumer_key: str, nonce: str, wall_now: float) -> bool:
-        key = _nonce_key(consumer_key, nonce)
-        with self._lock:
-            nonces = self._nonces
-            while nonces and next(iter(nonces.values())) < wall_now - spec.NONCE_TTL:
-                nonces.popitem(last=False)
-            if key in nonces:
-                return False
-            nonces[key] = wall_now
-            return True
 
     def close(self) -> None:
         pass

@@ -4,12 +4,16 @@ authentication (401) -> per-minute allowance (429) -> app approval (403) -> body
 (400) -> app-only rights (403) -> ownership (403) -> protected posts (400) -> the answer.
 
 The allowance comes right after authentication so that every answered request of an app
-counts, refusals included, and a 429 counts nothing. The routes read the HTTP request into an
-`EngagementRequest` and write the `Answer` back; nothing here knows HTTP.
+counts, refusals included, and a 429 counts nothing. The OAuth nonce is spent in the same
+contract operation as the count (one round trip to a shared backend). The routes read the
+HTTP request into an `EngagementRequest` and write the `Answer` back; nothing here knows HTTP.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,7 +22,7 @@ import orjson
 from .. import spec
 from ..auth import Principal, SignedRequest, authenticate, kind_of
 from ..clock import Clock
-from ..contract import Contract
+from ..contract import Contract, ContractUnavailable, nonce_key
 from ..errors import ApiError, Unauthorized
 from ..query import Query, parse_query
 from ..spec import Endpoint, Messages
@@ -82,11 +86,17 @@ def handle(endpoint: Endpoint, request: EngagementRequest, services: Services) -
     try:
         services.memory.refresh()
         wall_now = services.wall_clock.now()
-        principal = authenticate(
-            services.memory.accounts, services.contract, request.signed, wall_now
-        )
+        principal = authenticate(services.memory.accounts, request.signed, wall_now)
         trace.app_id, trace.user_id = principal.app.id, principal.user_id
-        admission = services.contract.admit(principal.app.id, principal.app.rate_limit, wall_now)
+        app = principal.app
+        nonce = nonce_key(app.consumer_key, principal.nonce) if principal.nonce else None
+        try:
+            admission = services.contract.admit(app.id, app.rate_limit, wall_now, nonce)
+        except ContractUnavailable as error:
+            log_unavailable(error)
+            raise ApiError(503, Messages.CONTRACT_UNAVAILABLE) from None
+        if admission.nonce_reused:  # only a correctly signed request spends its nonce
+            raise Unauthorized(Messages.NONCE_USED)
         headers = admission.headers()
         if not admission.admitted:
             raise ApiError(
@@ -109,6 +119,18 @@ def handle(endpoint: Endpoint, request: EngagementRequest, services: Services) -
         if isinstance(error, Unauthorized):
             trace.base_strings = error.base_strings
         return Answer(error.status, error_body(error), {**headers, **error.headers}, trace)
+
+
+_log = logging.getLogger("engagement_api.contract")
+_last_logged = [-math.inf]
+
+
+def log_unavailable(error: Exception) -> None:
+    """Once a minute at most: every request fails the same way while it lasts."""
+    now = time.monotonic()
+    if now - _last_logged[0] >= 60:
+        _last_logged[0] = now
+        _log.error("per-minute allowances cannot be counted, answering 503: %s", error)
 
 
 def check_rights(query: Query, principal: Principal) -> None:

@@ -33,7 +33,7 @@ MAX_BYTES = 256 * 2**20  # remembered member bytes per worker, over every kind o
 class _Members:
     """The remembered members of one kind of answer: endpoint, window, levels and metrics."""
 
-    __slots__ = ("max_age", "members", "expiry")
+    __slots__ = ("expiry", "max_age", "members")
 
     def __init__(self, query: Query) -> None:
         ages = [a for m in query.metrics if (a := age_limit(m, query.endpoint)) is not None]
