@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from .base import AccessToken, App, Batch, Post, Reads, SchemaError, Store, User
+from .secrets import SecretBox
 
 __all__ = [
     "AccessToken",
@@ -31,29 +32,30 @@ def default_store_url() -> str:
     return f"sqlite:///{Path(base) / 'engagement-api' / 'engagement.db'}"
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, secrets: SecretBox | None = None) -> Store:
     """Open (and create or upgrade) the store at `url`.
 
     SQLite URLs follow the common convention: three slashes then a relative path, four for an
-    absolute one. A bare file path is taken as a SQLite file.
+    absolute one. A bare file path is taken as a SQLite file. `secrets` opens the consumer
+    and token secrets (the default key file when not given: `store.secrets`).
     """
     if url.startswith("sqlite:"):
         from .sqlite import SQLiteStore
 
         rest = url.removeprefix("sqlite:")
         if rest in ("", "//", "///:memory:", "//:memory:"):
-            return SQLiteStore(":memory:", url)
+            return SQLiteStore(":memory:", url, secrets)
         if not rest.startswith("///"):
             raise ValueError(f"Unsupported SQLite URL {url!r}: use sqlite:///path/to/file.db")
-        return SQLiteStore(rest[3:], url)
+        return SQLiteStore(rest[3:], url, secrets)
     if url.startswith(("postgresql:", "postgres:")):
         from .postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, secrets)
     if "://" not in url:
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(url, f"sqlite:///{url}")
+        return SQLiteStore(url, f"sqlite:///{url}", secrets)
     raise ValueError(
         f"Unsupported store URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
     )
@@ -64,4 +66,4 @@ def second_connection(store: Store) -> Store:
     SQLite store exists only in its one connection, so it is its own second connection."""
     if store.url.endswith(":memory:") or store.url in ("sqlite:", "sqlite://"):
         return store
-    return open_store(store.url)
+    return open_store(store.url, store.secrets)

@@ -15,6 +15,8 @@ from typing import NamedTuple, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .secrets import SecretBox
+
 MAX_COUNT = 2**63 - 1  # counts saturate here instead of overflowing a 64-bit column
 
 
@@ -54,6 +56,7 @@ class App:
     consumer_secret: str
     approved: bool
     rate_limit: int  # requests per minute
+    handle_limit: int | None = None  # unique @handles per billing month; None: unlimited
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +198,7 @@ class Store(Reads, ABC):
     """Everything the server, ingest and the command line keep."""
 
     url: str
+    secrets: SecretBox  # opens the consumer and token secrets, which are kept encrypted
 
     # -- ingest ------------------------------------------------------------------------
     @abstractmethod
@@ -288,6 +292,26 @@ class Store(Reads, ABC):
 
     @abstractmethod
     def set_app_approved(self, app_id: int, approved: bool) -> bool: ...
+
+    @abstractmethod
+    def set_app_contract(
+        self, app_id: int, rate_limit: int | None = None, handle_limit: object = ...
+    ) -> App | None:
+        """Change the app's per-minute allowance and/or @handle limit (None: unlimited;
+        leave `handle_limit` out to keep it). The app as it is now, or None if unknown."""
+
+    @abstractmethod
+    def record_handle(self, app_id: int, month: str, user_id: int, now: int) -> int | None:
+        """Note a user's @handle queried by the app in `month` ("YYYY-MM"): the app's count of
+        unique handles that month when the user is new to it, else None."""
+
+    @abstractmethod
+    def handle_usage(self, month: str, app_id: int | None = None) -> dict[int, list[str]]:
+        """App id -> the @handles it queried in `month`, sorted."""
+
+    @abstractmethod
+    def rotate_secrets(self, box: SecretBox) -> int:
+        """Re-encrypt every secret with `box`'s newest key in one transaction; how many."""
 
     @abstractmethod
     def create_access_token(self, token: AccessToken) -> None: ...

@@ -26,6 +26,7 @@ from .base import (
 )
 from .migrations import latest, migrations, too_new
 from .records import SqlRecords
+from .secrets import SecretBox
 
 VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
 _MIGRATION_LOCK = 0x656E6761  # pg_advisory_xact_lock key: one migrating process at a time
@@ -39,14 +40,15 @@ def _add(table: str) -> str:
 class PostgresStore(SqlRecords):
     placeholder = "%s"
 
-    def __init__(self, url: str) -> None:
-        super().__init__()
+    def __init__(self, url: str, secrets: SecretBox | None = None) -> None:
+        super().__init__(secrets)
         self.url = url
         try:
             self._db = psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as error:
             raise ValueError(f"cannot connect to {url}: {error}".strip()) from None
         self._migrate()
+        self.seal_plain_secrets()
 
     def _executemany(self, sql: str, rows) -> None:
         with self._lock, self._db.cursor() as cursor:

@@ -14,8 +14,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .base import AccessToken, App, Store, User
+from .secrets import SecretBox
 
-_APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit"
+_APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit, handle_limit"
+UNCHANGED = object()  # set_app_contract: leave this part of the contract as it is
 
 
 class SqlRecords(Store):
@@ -24,9 +26,10 @@ class SqlRecords(Store):
     placeholder = "?"
     _db: Any
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: SecretBox | None) -> None:
         self._lock = threading.RLock()
         self._writes = 0  # statements that changed something, on this connection
+        self.secrets = secrets or SecretBox.from_file()
 
     def _q(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
@@ -98,19 +101,52 @@ class SqlRecords(Store):
 
     # -- apps and tokens -----------------------------------------------------------------
     def create_app(
-        self, name: str, consumer_key: str, consumer_secret: str, approved: bool, rate_limit: int
+        self,
+        name: str,
+        consumer_key: str,
+        consumer_secret: str,
+        approved: bool,
+        rate_limit: int,
+        handle_limit: int | None = None,
     ) -> App:
         (app_id,) = self._one(
             "INSERT INTO apps(name, consumer_key, consumer_secret, approved, rate_limit, "
-            "created_at) VALUES(?,?,?,?,?,?) RETURNING id",
-            (name, consumer_key, consumer_secret, approved, rate_limit, int(time.time())),
+            "handle_limit, created_at) VALUES(?,?,?,?,?,?,?) RETURNING id",
+            (
+                name,
+                consumer_key,
+                self.secrets.seal(consumer_secret),
+                approved,
+                rate_limit,
+                handle_limit,
+                int(time.time()),
+            ),
         )
         self._wrote()
-        return App(app_id, name, consumer_key, consumer_secret, approved, rate_limit)
+        return App(app_id, name, consumer_key, consumer_secret, approved, rate_limit, handle_limit)
+
+    def set_app_contract(
+        self, app_id: int, rate_limit: int | None = None, handle_limit: object = UNCHANGED
+    ) -> App | None:
+        """Change the per-minute allowance and/or the @handle limit (None: unlimited)."""
+        with self._accounts_change():
+            if rate_limit is not None:
+                self._db.execute(
+                    self._q("UPDATE apps SET rate_limit=? WHERE id=?"), (rate_limit, app_id)
+                )
+            if handle_limit is not UNCHANGED:
+                self._db.execute(
+                    self._q("UPDATE apps SET handle_limit=? WHERE id=?"), (handle_limit, app_id)
+                )
+        return self.get_app(app_id)
 
     def _app(self, where: str, value: object) -> App | None:
         row = self._one(f"SELECT {_APP_COLUMNS} FROM apps WHERE {where}=?", (value,))
-        return _app_of(row) if row else None
+        return self._app_of(row) if row else None
+
+    def _app_of(self, row) -> App:
+        """An `apps` row read as `_APP_COLUMNS` (the engines store `approved` as 0/1 or bool)."""
+        return App(row[0], row[1], row[2], self.secrets.open(row[3]), bool(row[4]), row[5], row[6])
 
     def get_app(self, app_id: int) -> App | None:
         return self._app("id", app_id)
@@ -121,7 +157,7 @@ class SqlRecords(Store):
     def list_apps(self) -> list[App]:
         with self._lock:
             rows = self._db.execute(f"SELECT {_APP_COLUMNS} FROM apps ORDER BY id").fetchall()
-        return [_app_of(row) for row in rows]
+        return [self._app_of(row) for row in rows]
 
     def set_app_approved(self, app_id: int, approved: bool) -> bool:
         with self._accounts_change():
@@ -134,14 +170,94 @@ class SqlRecords(Store):
         self._write(
             "INSERT INTO access_tokens(token, secret, app_id, user_id, created_at) "
             "VALUES(?,?,?,?,?)",
-            (token.token, token.secret, token.app_id, token.user_id, int(time.time())),
+            (
+                token.token,
+                self.secrets.seal(token.secret),
+                token.app_id,
+                token.user_id,
+                int(time.time()),
+            ),
         )
 
     def get_access_token(self, token: str) -> AccessToken | None:
         row = self._one(
             "SELECT token, secret, app_id, user_id FROM access_tokens WHERE token=?", (token,)
         )
-        return AccessToken(*row) if row else None
+        return AccessToken(row[0], self.secrets.open(row[1]), row[2], row[3]) if row else None
+
+    # -- secrets at rest -----------------------------------------------------------------
+    _SECRET_COLUMNS = (("apps", "id", "consumer_secret"), ("access_tokens", "token", "secret"))
+
+    def _reseal_secrets(self, box: SecretBox, only_plain: bool) -> int:
+        """Encrypt secrets with `box`'s newest key, in one transaction: every secret, or only
+        those still plain. The number rewritten."""
+        done = 0
+        with self._lock, self._transaction():
+            for table, key, column in self._SECRET_COLUMNS:
+                where = f" WHERE {column} NOT LIKE 'fernet:%'" if only_plain else ""
+                rows = self._db.execute(f"SELECT {key}, {column} FROM {table}{where}").fetchall()
+                for row_key, stored in rows:
+                    self._db.execute(
+                        self._q(f"UPDATE {table} SET {column}=? WHERE {key}=?"),
+                        (box.seal(self.secrets.open(stored)), row_key),
+                    )
+                done += len(rows)
+        if done:
+            self._wrote()
+        return done
+
+    def seal_plain_secrets(self) -> int:
+        """Secrets written before encryption, encrypted now (done when a store opens)."""
+        return self._reseal_secrets(self.secrets, only_plain=True)
+
+    def rotate_secrets(self, box: SecretBox) -> int:
+        """Every secret re-encrypted with `box`'s newest key; `box` is the store's from now."""
+        done = self._reseal_secrets(box, only_plain=False)
+        self.secrets = box
+        return done
+
+    # -- @handle usage -------------------------------------------------------------------
+    def record_handle(self, app_id: int, month: str, user_id: int, now: int) -> int | None:
+        """Note that `user_id`'s @handle was queried by the app in `month`. The app's count of
+        unique handles that month when this is the first time, else None. Counted under a
+        row lock, so every count is handed out once however many hosts record at once."""
+        with self._lock, self._transaction():
+            inserted = self._db.execute(
+                self._q(
+                    "INSERT INTO handle_usage(app_id, month, user_id, first_at) VALUES(?,?,?,?) "
+                    "ON CONFLICT (app_id, month, user_id) DO NOTHING RETURNING 1"
+                ),
+                (app_id, month, user_id, now),
+            ).fetchall()
+            if not inserted:
+                return None
+            (handles,) = self._db.execute(
+                self._q(
+                    "INSERT INTO usage_months(app_id, month, handles) VALUES(?,?,1) "
+                    "ON CONFLICT (app_id, month) DO UPDATE "
+                    "SET handles = usage_months.handles + 1 RETURNING handles"
+                ),
+                (app_id, month),
+            ).fetchone()
+        self._wrote()
+        return handles
+
+    def handle_usage(self, month: str, app_id: int | None = None) -> dict[int, list[str]]:
+        """App id -> the @handles it queried in `month`, sorted (apps with none left out)."""
+        where, args = ("AND u.app_id=?", (month, app_id)) if app_id is not None else ("", (month,))
+        with self._lock:
+            rows = self._db.execute(
+                self._q(
+                    "SELECT u.app_id, coalesce(h.handle, CAST(u.user_id AS TEXT)) "
+                    "FROM handle_usage u LEFT JOIN users h ON h.id = u.user_id "
+                    f"WHERE u.month=? {where} ORDER BY u.app_id"
+                ),
+                args,
+            ).fetchall()
+        usage: dict[int, list[str]] = {}
+        for app, handle in rows:
+            usage.setdefault(app, []).append(handle)
+        return {app: sorted(handles) for app, handles in usage.items()}
 
     def add_bearer_token(self, token_hash: str, app_id: int, now: int) -> None:
         self._write(
@@ -242,8 +358,3 @@ class SqlRecords(Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def _app_of(row) -> App:
-    """An `apps` row read as `_APP_COLUMNS` (the engines store `approved` as 0/1 or bool)."""
-    return App(row[0], row[1], row[2], row[3], bool(row[4]), row[5])

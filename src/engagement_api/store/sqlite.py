@@ -23,6 +23,7 @@ from .base import (
 from .changes import ChangeCounter
 from .migrations import latest, migrations, too_new
 from .records import SqlRecords
+from .secrets import SecretBox
 
 PRAGMA_EVERY = 1.0  # seconds between PRAGMA data_version checks (see changes())
 
@@ -40,12 +41,16 @@ def _chunks(items: Sequence, size: int = _CHUNK):
 
 
 class SQLiteStore(SqlRecords):
-    def __init__(self, path: str | os.PathLike, url: str | None = None) -> None:
-        super().__init__()  # one connection; the CLI and tests may share it across threads
+    def __init__(
+        self, path: str | os.PathLike, url: str | None = None, secrets: SecretBox | None = None
+    ) -> None:
+        super().__init__(secrets)  # one connection; the CLI and tests may share it across threads
         self.path = Path(path)
         self.url = url or f"sqlite:///{self.path}"
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Readable by its owner only (SQLite gives its -wal and -shm files the same mode).
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=30.0
         )
@@ -61,6 +66,7 @@ class SQLiteStore(SqlRecords):
         self._pragma_checked = -math.inf
         self._pragma_version = None
         self._migrate()
+        self.seal_plain_secrets()
 
     def _executemany(self, sql: str, rows) -> None:
         with self._lock:
