@@ -176,7 +176,7 @@ def test_gzip_bombs_are_refused(world):
         headers={"Content-Encoding": "gzip"},
         timeout=10,
     )
-    assert r.status_code == 400 and "larger than" in r.json()["errors"][0]
+    assert r.status_code == 413 and "larger than" in r.json()["errors"][0]
 
 
 def test_oauth_version_nonce_and_timestamp_forms(world):

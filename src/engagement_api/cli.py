@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import sys
@@ -96,6 +95,8 @@ def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_leve
     """Serve the Engagement API over HTTP."""
     import uvicorn
 
+    from .server.limits import KEEP_ALIVE_TIMEOUT
+
     store = obj.store()
     if demo:
         _seed_and_describe(obj, store, f"http://{host}:{port}")
@@ -108,8 +109,19 @@ def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_leve
     os.environ[STORE_ENV] = obj.store_url
     if obj.now is not None:
         os.environ[NOW_ENV] = format_instant(obj.now)
-    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout: credentials only
+    from .server.logs import log_config
+    from .server.protocol import raise_open_files_limit
+
+    raise_open_files_limit()
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "log_config": log_config(uvicorn.config.LOGGING_CONFIG),
+        "server_header": False,
+        "http": "engagement_api.server.protocol:GuardedProtocol",
+        "timeout_keep_alive": KEEP_ALIVE_TIMEOUT,
+    }
     if workers == 1:
         from .contract import open_contract
         from .server import create_app
@@ -117,26 +129,12 @@ def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_leve
 
         app = create_app(store, obj.clock, contract=open_contract(obj.store_url))
         tune_gc()
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level=log_level,
-            log_config=log_config,
-            server_header=False,
-        )
+        uvicorn.run(app, **options)
     else:
         store.close()
         obj._store = None
         uvicorn.run(
-            "engagement_api.server.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=log_level,
-            log_config=log_config,
-            server_header=False,
+            "engagement_api.server.app:app_from_env", factory=True, workers=workers, **options
         )
 
 

@@ -14,7 +14,6 @@ from ..ingest.readers import ndjson_records
 from ..store import Store, second_connection
 from .http import decoded_body, json_response
 
-MAX_BATCH_BODY = 64 * 1024 * 1024  # bytes after gunzipping
 MAX_KEY = 255
 MAX_LISTED = 100  # rejected lines named in one answer
 
@@ -65,7 +64,7 @@ def admin_ingest_handler(services: Services):
 
 
 def _ingest(store: Store, request: Request, raw: bytes, key: str, now: float):
-    records = ndjson_records(decoded_body(request, raw, MAX_BATCH_BODY))
+    records = ndjson_records(decoded_body(request, raw))
     if not records:
         raise ApiError(400, "The batch holds no records")
     return ingest_batch(store, records, key, now)

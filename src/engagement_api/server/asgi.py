@@ -1,6 +1,9 @@
 """The ASGI entry point: the engagement endpoints straight from ASGI, everything else through
 Starlette. The engagement routes only read the request, call `engagement.handle`, and write
 the answer: nothing between the socket and the request function but what HTTP needs.
+
+Every body is read here, bounded while it arrives (`limits.body_limits`: 413 past it, before
+authentication and before any decompression), so no route ever holds more than its bound.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from .. import spec
 from ..auth import SignedRequest
 from ..engagement import Answer, EngagementRequest, Services, error_body, handle
 from ..errors import ApiError
-from .http import JSON, MAX_BODY, decode_body, encoded, signing_urls
+from .http import JSON, decode_body, encoded, signing_urls
+from .limits import body_limits
 
 log = logging.getLogger("engagement_api.server")
 
@@ -30,19 +34,19 @@ class Application:
         self.others = others
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = _ROUTES.get(scope["path"])
-            if endpoint is not None:
-                await self._engagement(endpoint, scope, receive, send)
-                return
-        await self.others(scope, receive, send)
-
-    async def _engagement(self, endpoint, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.others(scope, receive, send)  # lifespan
+            return
         headers = _headers(scope)
+        raw_limit, inflated_limit = body_limits(scope["path"])
         try:
-            raw = await _read_body(receive, MAX_BODY)
+            raw = await _read_body(receive, raw_limit, headers.get("content-length"))
         except ApiError as error:
             await _send(send, Answer(error.status, error_body(error), error.headers), headers)
+            return
+        endpoint = _ROUTES.get(scope["path"]) if scope["method"] == "POST" else None
+        if endpoint is None:
+            await self.others(scope, _replay(raw, receive), send)
             return
         server = scope.get("server") or ("localhost", None)
         signed = SignedRequest(
@@ -58,7 +62,7 @@ class Application:
             body=raw,
         )
         request = EngagementRequest(
-            signed, lambda: decode_body(raw, headers.get("content-encoding"))
+            signed, lambda: decode_body(raw, headers.get("content-encoding"), inflated_limit)
         )
         try:
             answer = handle(endpoint, request, self.services)
@@ -69,7 +73,7 @@ class Application:
 
 
 def _headers(scope) -> dict[str, str]:
-    """The request headers the engagement routes read; the first of repeated ones."""
+    """The request headers the routes read here; the first of repeated ones."""
     found: dict[str, str] = {}
     for name, value in scope["headers"]:
         if name in _WANTED:
@@ -77,7 +81,14 @@ def _headers(scope) -> dict[str, str]:
     return found
 
 
-async def _read_body(receive, limit: int) -> bytes:
+async def _read_body(receive, limit: int, announced: str | None) -> bytes:
+    """The whole body, refused (413) as soon as it is announced or found larger than `limit`."""
+    too_large = ApiError(413, f"Request body is larger than {limit} bytes")
+    if announced is not None:
+        if not announced.strip().isdigit():
+            raise ApiError(400, "Invalid Content-Length")
+        if int(announced) > limit:
+            raise too_large
     parts = []
     size = 0
     while True:
@@ -87,10 +98,25 @@ async def _read_body(receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"Request body is larger than {limit} bytes")
+            raise too_large
         parts.append(chunk)
         if not message.get("more_body"):
             return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _replay(body: bytes, receive):
+    """A `receive` that hands the body already read to the next application, then waits for
+    the connection's own messages (its disconnect)."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 async def _send(send, answer: Answer, request_headers: dict[str, str]) -> None:

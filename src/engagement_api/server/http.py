@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Mapping
 
@@ -11,8 +12,8 @@ from starlette.responses import Response
 
 from ..engagement import error_body
 from ..errors import ApiError
+from .limits import MAX_GZIP_MEMBERS, body_limits
 
-MAX_BODY = 4 * 1024 * 1024  # bytes, after decompression; 250 ids need a few KB
 GZIP_LEVEL = 1  # level 9 costs three times the throughput for a few percent of size
 JSON = "application/json"
 
@@ -73,8 +74,9 @@ def error_response(request: Request, error: ApiError) -> Response:
     return bytes_response(request, error.status, error_body(error), error.headers)
 
 
-def decode_body(raw: bytes, content_encoding: str | None, limit: int = MAX_BODY) -> bytes:
-    """The request body, gunzipped when sent with `Content-Encoding: gzip`."""
+def decode_body(raw: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """The request body, gunzipped when sent with `Content-Encoding: gzip`, at most `limit`
+    bytes once decoded (413 beyond)."""
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
         body = raw
@@ -83,34 +85,50 @@ def decode_body(raw: bytes, content_encoding: str | None, limit: int = MAX_BODY)
     else:
         raise ApiError(400, f"Unsupported Content-Encoding: {encoding}")
     if len(body) > limit:
-        raise ApiError(400, f"Request body is larger than {limit} bytes")
+        raise ApiError(413, f"Request body is larger than {limit} bytes once decompressed")
     return body
 
 
-def decoded_body(request: Request, raw: bytes, limit: int = MAX_BODY) -> bytes:
-    return decode_body(raw, request.headers.get("content-encoding"), limit)
+def decoded_body(request: Request, raw: bytes, limit: int | None = None) -> bytes:
+    return decode_body(
+        raw, request.headers.get("content-encoding"), limit or body_limits(request.url.path)[1]
+    )
+
+
+_CHUNK = 64 * 1024
+_NOT_ZERO = re.compile(rb"[^\0]")
 
 
 def _gunzip(raw: bytes, limit: int) -> bytes:
-    """Every gzip member of the body (RFC 1952 allows several), at most `limit` + 1 bytes."""
+    """Every gzip member of the body (RFC 1952 allows several, we take MAX_GZIP_MEMBERS), at
+    most `limit` + 1 bytes of output. The input is fed in chunks of a memoryview, so each
+    byte is read once: a body of many empty members costs its length, not its square."""
+    view = memoryview(raw)
     parts: list[bytes] = []
-    size = 0
+    size = position = members = 0
     while True:
+        members += 1
+        if members > MAX_GZIP_MEMBERS:
+            raise ApiError(400, f"Request body has more than {MAX_GZIP_MEMBERS} gzip members")
         decompressor = zlib.decompressobj(47)  # gzip or zlib header, auto-detected
         try:
-            part = decompressor.decompress(raw, limit + 1 - size)
+            while not decompressor.eof:
+                if position >= len(raw):
+                    raise ApiError(400, "Request body is not valid gzip: it is truncated")
+                pending = view[position : position + _CHUNK]
+                position += len(pending)
+                while pending and size <= limit:
+                    part = decompressor.decompress(pending, limit + 1 - size)
+                    parts.append(part)
+                    size += len(part)
+                    pending = decompressor.unconsumed_tail
+                if size > limit:
+                    return b"".join(parts)
         except zlib.error:
             raise ApiError(400, "Request body is not valid gzip") from None
-        parts.append(part)
-        size += len(part)
-        if size > limit:
-            break
-        if not decompressor.eof:
-            raise ApiError(400, "Request body is not valid gzip: it is truncated")
-        raw = decompressor.unused_data
-        if not raw.strip(b"\0"):
-            break
-    return b"".join(parts)
+        position -= len(decompressor.unused_data)  # the next member starts there
+        if _NOT_ZERO.search(raw, position) is None:  # trailing zero padding is tolerated
+            return b"".join(parts)
 
 
 def signing_urls(

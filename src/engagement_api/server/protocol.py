@@ -1,0 +1,163 @@
+"""HTTP/1.1 connections that cost an attacker more than the server: uvicorn's httptools
+protocol with bounds on what a request may send before the application sees it.
+
+- The request line and headers: at most `MAX_HEADER_BYTES` and `MAX_HEADERS` (431).
+- Time: a connection must complete its request headers within `HEADER_TIMEOUT` seconds of
+  connecting or of starting a request (slowloris, idle sockets), and a body must keep
+  arriving (`BODY_IDLE_TIMEOUT` between chunks); otherwise it is answered 408 and closed.
+- Connections: at most `MAX_CONNECTIONS` open per worker; one more is answered 503 and closed
+  at once, so the others (and `/health`) keep working.
+Every refusal is a JSON `{"errors": [...]}` answer, like every other non-200 of the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+
+import httptools
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .limits import (
+    BODY_IDLE_TIMEOUT,
+    HEADER_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_HEADER_BYTES,
+    MAX_HEADERS,
+)
+
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
+    503: b"Service Unavailable",
+}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._timer: asyncio.TimerHandle | None = None
+        if len(self.connections) > MAX_CONNECTIONS:
+            self._refuse(503, f"Too many open connections: at most {MAX_CONNECTIONS}; retry")
+            return
+        self._arm(HEADER_TIMEOUT, "The request headers did not arrive in time")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as error:
+            refused = error.__context__ if isinstance(error.__context__, _Refused) else None
+            if refused is None:
+                raise
+            self._refuse(refused.status, refused.message)
+        except httptools.HttpParserUpgrade:
+            self._refuse(400, "Protocol upgrades are not supported")
+        except httptools.HttpParserError:
+            self._refuse(400, "Invalid HTTP request")
+
+    # Parser callbacks
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+        if self._timer is None:
+            self._arm(HEADER_TIMEOUT, "The request headers did not arrive in time")
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        if len(self.headers) >= MAX_HEADERS:
+            raise _Refused(431, f"Too many request headers: at most {MAX_HEADERS}")
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+        if self.cycle is not None and self.cycle.more_body and self._expects_body():
+            self._arm(BODY_IDLE_TIMEOUT, "The request body stopped arriving")
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        if self._timer is not None:
+            self._arm(BODY_IDLE_TIMEOUT, "The request body stopped arriving")
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    # Bounds
+    def _count(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise _Refused(
+                431, f"Request line and headers are larger than {MAX_HEADER_BYTES} bytes"
+            )
+
+    def _expects_body(self) -> bool:
+        for name, value in self.headers:
+            if name == b"content-length":
+                return value.strip() not in (b"", b"0")
+            if name == b"transfer-encoding":
+                return True
+        return False
+
+    def _arm(self, seconds: float, message: str) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(seconds, self._expired, message)
+
+    def _disarm(self) -> None:
+        if getattr(self, "_timer", None) is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self, message: str) -> None:
+        self._timer = None
+        if self.cycle is not None and self.cycle.response_started:
+            return  # the application is answering: its own time
+        self._refuse(408, message)
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer with a JSON error and close the connection."""
+        self._disarm()
+        if self.cycle is not None:
+            self.cycle.disconnected = True  # the application's receive() sees the end
+            self.cycle.message_event.set()
+        if self.transport.is_closing():
+            return
+        body = orjson.dumps({"errors": [message]})
+        head = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])
+        self.transport.write(
+            head
+            + b"content-type: application/json\r\n"
+            + b"content-length: %d\r\n" % len(body)
+            + b"connection: close\r\n\r\n"
+            + body
+        )
+        self.transport.close()
+
+
+def raise_open_files_limit(wanted: int = 65536) -> int:
+    """Lift this process's soft limit on open files towards the hard one (idle sockets must
+    not run a worker out of descriptors before MAX_CONNECTIONS refuses politely)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
