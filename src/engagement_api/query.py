@@ -95,9 +95,17 @@ def _tweet_ids(endpoint: Endpoint, raw: object) -> tuple[str, ...]:
     for value in raw:
         post_id = parse_id(value)
         if post_id is None:
-            raise bad_request(f"Invalid Tweet ID: {orjson.dumps(value).decode()}")
+            raise bad_request(f"Invalid Tweet ID: {_shown(value)}")
         keys[str(post_id)] = None
     return tuple(keys)
+
+
+def _shown(value: object) -> str:
+    """A refused id as the client wrote it, as near as JSON parsing lets us: a whole number
+    too large for 64 bits arrives as a float, and is shown with all its digits."""
+    if type(value) is float and value.is_integer() and abs(value) < 1e30:
+        return str(int(value))
+    return orjson.dumps(value).decode()
 
 
 # Canonical ids joined by commas, checked in one pass. Ids starting with 9 (among them the

@@ -26,7 +26,7 @@ from ..contract import Contract, ContractUnavailable, nonce_key
 from ..errors import ApiError, Unauthorized
 from ..query import Query, parse_query
 from ..spec import Endpoint, Messages
-from ..store import Store
+from ..store import Store, second_connection
 from ..store.cached import MAX_POSTS, WorkerMemory
 from .answer import answer
 from .rendered import MAX_BYTES, RenderedMembers
@@ -72,12 +72,21 @@ class Services:
         max_posts: int = MAX_POSTS,
         max_rendered_bytes: int = MAX_BYTES,
     ) -> None:
-        self.store = store
+        self.store = store  # read on the event loop; never written there
+        self._writer: Store | None = None
         self.memory = WorkerMemory(store, max_posts)
         self.rendered = RenderedMembers(self.memory.reads, max_rendered_bytes)
         self.contract = contract
         self.clock = clock
         self.wall_clock = wall_clock
+
+    @property
+    def writer(self) -> Store:
+        """A connection of its own for writes, used off the event loop: a write that waits
+        (on an ingest holding SQLite's lock) never holds the connection the loop reads."""
+        if self._writer is None:
+            self._writer = second_connection(self.store)
+        return self._writer
 
 
 def handle(endpoint: Endpoint, request: EngagementRequest, services: Services) -> Answer:

@@ -12,7 +12,7 @@ import hashlib
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,24 +124,46 @@ def ingest_records(
 
 
 class BatchRejected(ValueError):
-    """A whole-or-nothing batch had bad records: nothing was applied."""
+    """A whole-or-nothing batch had bad records: nothing was applied. `rejections` lists the
+    first ones by line (at most MAX_LISTED), `count` says how many there were."""
 
-    def __init__(self, rejections: list[tuple[int, str]]) -> None:
-        super().__init__(f"{len(rejections)} records rejected")
+    def __init__(self, rejections: list[tuple[int, str]], count: int) -> None:
+        super().__init__(f"{count} records rejected")
         self.rejections = rejections
+        self.count = count
+
+
+MAX_LISTED = 100  # rejected records named when a whole batch is refused
 
 
 def ingest_batch(
-    store: Store, records: list[tuple[int, dict | str]], key: str, now: float
+    store: Store, lines: Iterable[tuple[int, dict | str]], key: str, now: float
 ) -> IngestSummary:
     """Apply numbered records as one batch, whole or not at all (live ingest).
 
     Raises BatchRejected, applying nothing, when any record is bad; a key already applied
-    counts nothing (`already_ingested`).
+    counts nothing (`already_ingested`). Once MAX_LISTED lines are unreadable the batch is
+    refused whatever follows, so what follows is only counted: junk costs about its own size.
     """
+    if store.batch_applied(key):  # a replay: whatever the body, the answer of the first time
+        seen = sum(1 for _ in lines)
+        return IngestSummary(records=seen, already_ingested=seen)
+    records: list[tuple[int, dict | str]] = []
+    unreadable: list[tuple[int, str]] = []
+    count = 0
+    for line, record in lines:
+        if isinstance(record, str):
+            count += 1
+            if len(unreadable) < MAX_LISTED:
+                unreadable.append((line, record))
+        elif len(unreadable) < MAX_LISTED:
+            records.append((line, record))
+    if not records and not count:
+        raise BatchRejected([], 0)
     ready = _prepare(store, Chunk(records=records), key, now, KnownPosts(store))
-    if ready.rejections:
-        raise BatchRejected(sorted(ready.rejections))
+    if ready.rejections or count:
+        rejections = sorted(ready.rejections + unreadable)
+        raise BatchRejected(rejections[:MAX_LISTED], len(ready.rejections) + count)
     return _commit(store, ready, None)
 
 

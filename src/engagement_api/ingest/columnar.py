@@ -51,7 +51,10 @@ def _column(table: pa.Table, name: str, n: int) -> pa.Array:
 def plain_events(table: pa.Table) -> Events:
     """The engagement rows whose fields are all of the expected form, as columns."""
     n = table.num_rows
-    ok = pc.fill_null(pc.equal(_column(table, "record", n), "engagement"), False)
+    kinds = _column(table, "record", n)
+    if not pa.types.is_string(kinds.type):  # `true`, 0, [], {}: each gets its reason below
+        return _none()
+    ok = pc.fill_null(pc.equal(kinds, "engagement"), False)
     ok = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
 
     raw_id = _column(table, "post_id", n)

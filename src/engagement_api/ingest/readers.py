@@ -100,11 +100,12 @@ def parse_line(line: bytes) -> dict | str:
     return value if isinstance(value, dict) else "not a JSON object"
 
 
-def ndjson_records(data: bytes) -> list[tuple[int, dict | str]]:
-    """Every non-blank line of an NDJSON document, numbered from 1."""
-    return [
-        (n, parse_line(line)) for n, line in enumerate(data.splitlines(), start=1) if line.strip()
-    ]
+def ndjson_lines(data: bytes) -> Iterator[tuple[int, dict | str]]:
+    """Every non-blank line of an NDJSON document, numbered from 1, one at a time (a batch of
+    millions of lines never holds them all at once)."""
+    for n, line in enumerate(io.BytesIO(data), start=1):
+        if line.strip():
+            yield n, parse_line(line)
 
 
 def _ndjson_chunks(stream: BinaryIO, raw: BinaryIO, size: int) -> Iterator[Chunk]:

@@ -10,24 +10,17 @@ from ..auth import check_admin
 from ..engagement import Services
 from ..errors import ApiError
 from ..ingest import BatchRejected, ingest_batch
-from ..ingest.readers import ndjson_records
-from ..store import Store, second_connection
+from ..ingest.readers import ndjson_lines
+from ..store import Store
 from .http import decoded_body, json_response
 
 MAX_KEY = 255
-MAX_LISTED = 100  # rejected lines named in one answer
 
 
 def admin_ingest_handler(services: Services):
     """The route's handler. Batches run in a worker thread on their own store connection, so
     queries keep being answered (and, on SQLite's WAL, read the last committed state)."""
-    store, clock = services.store, services.clock
-    writer: list[Store] = []
-
-    def ingest_store() -> Store:
-        if not writer:
-            writer.append(second_connection(store))
-        return writer[0]
+    clock = services.clock
 
     async def handle(request: Request) -> Response:
         raw = await request.body()
@@ -41,13 +34,15 @@ def admin_ingest_handler(services: Services):
         try:
             # Unpacking, parsing and applying all run off the event loop, so queries go on.
             summary = await run_in_threadpool(
-                _ingest, ingest_store(), request, raw, "admin:" + key, clock.now()
+                _ingest, services.writer, request, raw, "admin:" + key, clock.now()
             )
         except BatchRejected as rejected:
+            if not rejected.count:
+                raise ApiError(400, "The batch holds no records") from None
             listed = [f"line {line}: {reason}" for line, reason in rejected.rejections]
-            more = len(listed) - MAX_LISTED
+            more = rejected.count - len(listed)
             tail = [f"... and {more} more rejected records"] if more > 0 else []
-            raise ApiError(400, *listed[:MAX_LISTED], *tail) from None
+            raise ApiError(400, *listed, *tail) from None
         return json_response(
             request,
             200,
@@ -64,7 +59,4 @@ def admin_ingest_handler(services: Services):
 
 
 def _ingest(store: Store, request: Request, raw: bytes, key: str, now: float):
-    records = ndjson_records(decoded_body(request, raw))
-    if not records:
-        raise ApiError(400, "The batch holds no records")
-    return ingest_batch(store, records, key, now)
+    return ingest_batch(store, ndjson_lines(decoded_body(request, raw)), key, now)

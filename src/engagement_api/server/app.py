@@ -12,6 +12,7 @@ import logging
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -53,7 +54,7 @@ def create_app(
         app = bearer.client_app(accounts, request.headers.get("authorization"))
         if form.get("grant_type") != "client_credentials":
             raise ApiError(400, "grant_type must be client_credentials")
-        value = bearer.issue(store, app, int(wall.now()))
+        value = await run_in_threadpool(bearer.issue, services.writer, app, int(wall.now()))
         return json_response(request, 200, {"token_type": "bearer", "access_token": value})
 
     async def invalidate_token(request: Request) -> Response:
@@ -63,9 +64,13 @@ def create_app(
         value = form.get("access_token", "")
         if not value:
             raise ApiError(400, "access_token is required")
-        if not store.revoke_bearer_token(
-            bearer.credentials.token_hash(value), app.id, int(wall.now())
-        ):
+        revoked = await run_in_threadpool(
+            services.writer.revoke_bearer_token,
+            bearer.credentials.token_hash(value),
+            app.id,
+            int(wall.now()),
+        )
+        if not revoked:
             raise ApiError(400, "access_token is not a bearer token of this app")
         return json_response(request, 200, {"access_token": value})
 

@@ -11,8 +11,42 @@ _ERRORS = {
     "required": ["errors"],
     "properties": {"errors": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
 }
-_ID = {"type": "string", "pattern": "^[1-9][0-9]{0,18}$"}
+from ..ids import MAX_ID
+
+
+def _id_pattern() -> str:
+    """Decimal ids from 1 to 2^63 - 1 as a regular expression (no number is compared in a
+    JSON Schema pattern, so the 19-digit ones are spelled out digit by digit)."""
+    top = str(MAX_ID)
+    shorter = f"[1-9][0-9]{{0,{len(top) - 2}}}"
+    same_length = [f"[1-{int(top[0]) - 1}][0-9]{{{len(top) - 1}}}"]
+    for i in range(1, len(top)):
+        digit, rest = int(top[i]), len(top) - 1 - i
+        if digit:
+            lower = f"[0-{digit - 1}]" if digit > 1 else "0"
+            same_length.append(top[:i] + lower + (f"[0-9]{{{rest}}}" if rest else ""))
+    return "|".join([shorter, *same_length, top])
+
+
+def _any_case(word: str) -> str:
+    """`word` in any letter case, as the server reads group_by values (RULES.md D13)."""
+    return "".join(
+        f"[{c.upper()}{c.lower()}]" if c.isalpha() else ("\\." if c == "." else c) for c in word
+    )
+
+
+_ID = {"type": "string", "pattern": f"^({_id_pattern()})$"}  # as answered: canonical
+_ID_SENT = {"type": "string", "pattern": f"^\\s*({_id_pattern()})\\s*$"}  # as read: trimmed
 _ID_LIST = {"type": "array", "items": _ID}
+_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_INSTANT = {
+    "type": "string",
+    "pattern": (
+        f"^\\s*({_DATE}|{_DATE}[Tt][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]+)?)?"
+        "([Zz]|[+-][0-9]{2}(:?[0-9]{2})?))\\s*$"
+    ),
+    "description": "YYYY-MM-DD or an ISO 8601 date-time with a zone; rounded to hours",
+}
 
 
 def _request_schema(endpoint: spec.Endpoint) -> dict:
@@ -21,7 +55,7 @@ def _request_schema(endpoint: spec.Endpoint) -> dict:
             "type": "array",
             "minItems": 1,
             "maxItems": endpoint.max_ids,
-            "items": {"oneOf": [_ID, {"type": "integer", "minimum": 1}]},
+            "items": {"oneOf": [_ID_SENT, {"type": "integer", "minimum": 1, "maximum": MAX_ID}]},
         },
         "engagement_types": {
             "type": "array",
@@ -32,6 +66,7 @@ def _request_schema(endpoint: spec.Endpoint) -> dict:
             "type": "object",
             "minProperties": 1,
             "maxProperties": spec.MAX_GROUPINGS,
+            "propertyNames": {"minLength": 1, "not": {"enum": sorted(spec.RESERVED_KEYS)}},
             "additionalProperties": {
                 "type": "object",
                 "required": ["group_by"],
@@ -41,7 +76,12 @@ def _request_schema(endpoint: spec.Endpoint) -> dict:
                         "minItems": 1,
                         "maxItems": len(endpoint.group_by),
                         "uniqueItems": True,
-                        "items": {"enum": list(endpoint.group_by)},
+                        "items": {
+                            "type": "string",
+                            "pattern": "^\\s*("
+                            + "|".join(_any_case(level) for level in endpoint.group_by)
+                            + ")\\s*$",
+                        },
                     }
                 },
             },
@@ -49,10 +89,7 @@ def _request_schema(endpoint: spec.Endpoint) -> dict:
     }
     if endpoint.takes_window:
         for key in ("start", "end"):
-            properties[key] = {
-                "type": "string",
-                "description": "YYYY-MM-DD or an ISO 8601 date-time with a zone; rounded to hours",
-            }
+            properties[key] = _INSTANT
     return {
         "type": "object",
         "required": ["tweet_ids", "engagement_types", "groupings"],
@@ -125,6 +162,7 @@ def _token_operation(summary: str, fields: dict, answer: dict) -> dict:
             "summary": summary,
             "security": [{"basic": []}],
             "requestBody": {
+                "required": True,
                 "content": {
                     "application/x-www-form-urlencoded": {
                         "schema": {
@@ -164,7 +202,7 @@ def openapi_document() -> dict:
     )
     paths["/oauth2/invalidate_token"] = _token_operation(
         "Invalidate a bearer token",
-        {"access_token": {"type": "string"}},
+        {"access_token": {"type": "string", "minLength": 1}},
         {"access_token": {"type": "string"}},
     )
     paths["/admin/ingest"] = {
