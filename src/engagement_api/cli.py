@@ -16,12 +16,14 @@ from .times import format_instant, parse_instant
 
 STORE_ENV = "ENGAGEMENT_API_STORE"
 NOW_ENV = "ENGAGEMENT_API_NOW"
+KEY_FILE_ENV = "ENGAGEMENT_API_KEY_FILE"  # also store.secrets.KEY_FILE_ENV
 
 
 class Context:
-    def __init__(self, store_url: str, now: float | None) -> None:
+    def __init__(self, store_url: str, now: float | None, key_file: str | None = None) -> None:
         self.store_url = store_url
         self.now = now
+        self.key_file = key_file
         self._store: Store | None = None
 
     @property
@@ -30,9 +32,11 @@ class Context:
 
     def store(self) -> Store:
         if self._store is None:
+            from .store.secrets import SecretBox, SecretsKeyError
+
             try:
-                self._store = open_store(self.store_url)
-            except (SchemaError, ValueError, OSError) as error:
+                self._store = open_store(self.store_url, SecretBox.from_file(self.key_file))
+            except (SchemaError, SecretsKeyError, ValueError, OSError) as error:
                 raise click.ClickException(str(error)) from None
         return self._store
 
@@ -68,11 +72,19 @@ def _emit(document: dict) -> None:
     expose_value=True,
     help=f"Freeze the data clock at this ISO 8601 instant (env {NOW_ENV}).",
 )
+@click.option(
+    "--key-file",
+    envvar=KEY_FILE_ENV,
+    help=f"The key file of the stored secrets (env {KEY_FILE_ENV}; default "
+    "~/.config/engagement-api/secrets.key, created on first use).",
+)
 @click.version_option(package_name="engagement-api")
 @click.pass_context
-def main(ctx: click.Context, store_url: str, now: float | None) -> None:
+def main(ctx: click.Context, store_url: str, now: float | None, key_file: str | None) -> None:
     """An open, self-hostable Engagement API: serve it, feed it, manage its credentials."""
-    ctx.obj = Context(store_url, now)
+    if key_file:
+        os.environ[KEY_FILE_ENV] = key_file  # worker processes of serve read it too
+    ctx.obj = Context(store_url, now, key_file)
     ctx.call_on_close(lambda: ctx.obj._store and ctx.obj._store.close())
 
 
@@ -357,6 +369,24 @@ def db_upgrade(obj: Context) -> None:
         f"{store.url}: schema version {store.schema_version()} "
         f"(this engagement-api: {latest(engine)})"
     )
+
+
+@db.command("rotate-key")
+@click.pass_obj
+def db_rotate_key(obj: Context) -> None:
+    """Encrypt every stored secret with a new key, in one transaction; the key file then holds
+    the new key only (copy it to every host that serves this store)."""
+    from cryptography.fernet import Fernet
+
+    from .store.secrets import SecretBox, write_keys
+
+    store = obj.store()
+    old = store.secrets
+    new = SecretBox([Fernet.generate_key(), *old.keys], old.path)
+    write_keys(old.path, new.keys)  # both keys until every secret is rewritten
+    count = store.rotate_secrets(new)
+    write_keys(old.path, new.keys[:1])
+    _emit({"key_file": str(old.path), "secrets": count})
 
 
 # -- demo and helpers -----------------------------------------------------------------------

@@ -5,13 +5,13 @@ from __future__ import annotations
 from functools import cache
 
 from .. import __version__, spec
+from ..ids import MAX_ID
 
 _ERRORS = {
     "type": "object",
     "required": ["errors"],
     "properties": {"errors": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
 }
-from ..ids import MAX_ID
 
 
 def _id_pattern() -> str:
