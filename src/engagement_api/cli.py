@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .clock import Clock, clock_from
+from .server import limits
 from .store import SchemaError, Store, default_store_url, open_store
 from .times import format_instant, parse_instant
 
@@ -102,12 +103,57 @@ def main(ctx: click.Context, store_url: str, now: float | None, key_file: str | 
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
+@click.option(
+    "--header-timeout",
+    default=limits.HEADER_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a client has to send a request's headers.",
+)
+@click.option(
+    "--body-timeout",
+    default=limits.BODY_IDLE_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a request body may pause between chunks.",
+)
+@click.option(
+    "--keep-alive",
+    default=limits.KEEP_ALIVE_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds an idle keep-alive connection stays open.",
+)
+@click.option(
+    "--max-connections",
+    default=limits.MAX_CONNECTIONS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Open connections per worker; more are answered 503 and closed.",
+)
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_level: str) -> None:
+def serve(
+    obj: Context,
+    host: str,
+    port: int,
+    workers: int,
+    demo: bool,
+    log_level: str,
+    header_timeout: float,
+    body_timeout: float,
+    keep_alive: float,
+    max_connections: int,
+) -> None:
     """Serve the Engagement API over HTTP."""
     import uvicorn
 
-    from .server.limits import KEEP_ALIVE_TIMEOUT
+    from .server import protocol
+
+    protocol.configure(
+        header_timeout=header_timeout,
+        body_idle_timeout=body_timeout,
+        max_connections=max_connections,
+    )
 
     store = obj.store()
     if demo:
@@ -122,9 +168,8 @@ def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_leve
     if obj.now is not None:
         os.environ[NOW_ENV] = format_instant(obj.now)
     from .server.logs import log_config
-    from .server.protocol import raise_open_files_limit
 
-    raise_open_files_limit()
+    protocol.raise_open_files_limit()
     options = {
         "host": host,
         "port": port,
@@ -132,7 +177,7 @@ def serve(obj: Context, host: str, port: int, workers: int, demo: bool, log_leve
         "log_config": log_config(uvicorn.config.LOGGING_CONFIG),
         "server_header": False,
         "http": "engagement_api.server.protocol:GuardedProtocol",
-        "timeout_keep_alive": KEEP_ALIVE_TIMEOUT,
+        "timeout_keep_alive": keep_alive,
     }
     if workers == 1:
         from .contract import open_contract

@@ -12,7 +12,7 @@ import hashlib
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +26,7 @@ from ..store.base import HourlyCounts
 from ..times import format_instant
 from . import columnar
 from .known import KnownPosts
-from .readers import Chunk, read_chunks
+from .readers import Chunk, NdjsonLines, read_chunks
 from .records import EventRecord, PostRecord, Rejected, parse_record
 
 __all__ = [
@@ -125,45 +125,44 @@ def ingest_records(
 
 class BatchRejected(ValueError):
     """A whole-or-nothing batch had bad records: nothing was applied. `rejections` lists the
-    first ones by line (at most MAX_LISTED), `count` says how many there were."""
+    first ones by line (at most MAX_LISTED), `count` says how many were found, and `unread`
+    how many lines were not even read once MAX_LISTED unreadable ones had been."""
 
-    def __init__(self, rejections: list[tuple[int, str]], count: int) -> None:
+    def __init__(self, rejections: list[tuple[int, str]], count: int, unread: int = 0) -> None:
         super().__init__(f"{count} records rejected")
         self.rejections = rejections
         self.count = count
+        self.unread = unread
 
 
 MAX_LISTED = 100  # rejected records named when a whole batch is refused
 
 
-def ingest_batch(
-    store: Store, lines: Iterable[tuple[int, dict | str]], key: str, now: float
-) -> IngestSummary:
+def ingest_batch(store: Store, lines: NdjsonLines, key: str, now: float) -> IngestSummary:
     """Apply numbered records as one batch, whole or not at all (live ingest).
 
     Raises BatchRejected, applying nothing, when any record is bad; a key already applied
-    counts nothing (`already_ingested`). Once MAX_LISTED lines are unreadable the batch is
-    refused whatever follows, so what follows is only counted: junk costs about its own size.
+    counts nothing (`already_ingested`). After MAX_LISTED unreadable lines the batch is
+    refused whatever follows, so the rest is counted, not read: junk costs about its size.
     """
     if store.batch_applied(key):  # a replay: whatever the body, the answer of the first time
         seen = sum(1 for _ in lines)
         return IngestSummary(records=seen, already_ingested=seen)
     records: list[tuple[int, dict | str]] = []
     unreadable: list[tuple[int, str]] = []
-    count = 0
     for line, record in lines:
         if isinstance(record, str):
-            count += 1
-            if len(unreadable) < MAX_LISTED:
-                unreadable.append((line, record))
-        elif len(unreadable) < MAX_LISTED:
+            unreadable.append((line, record))
+            if len(unreadable) == MAX_LISTED:
+                raise BatchRejected(unreadable, MAX_LISTED, lines.lines_left())
+        else:
             records.append((line, record))
-    if not records and not count:
+    if not records and not unreadable:
         raise BatchRejected([], 0)
     ready = _prepare(store, Chunk(records=records), key, now, KnownPosts(store))
-    if ready.rejections or count:
+    if ready.rejections or unreadable:
         rejections = sorted(ready.rejections + unreadable)
-        raise BatchRejected(rejections[:MAX_LISTED], len(ready.rejections) + count)
+        raise BatchRejected(rejections[:MAX_LISTED], len(ready.rejections) + len(unreadable))
     return _commit(store, ready, None)
 
 

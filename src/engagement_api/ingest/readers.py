@@ -100,12 +100,26 @@ def parse_line(line: bytes) -> dict | str:
     return value if isinstance(value, dict) else "not a JSON object"
 
 
-def ndjson_lines(data: bytes) -> Iterator[tuple[int, dict | str]]:
-    """Every non-blank line of an NDJSON document, numbered from 1, one at a time (a batch of
-    millions of lines never holds them all at once)."""
-    for n, line in enumerate(io.BytesIO(data), start=1):
-        if line.strip():
-            yield n, parse_line(line)
+class NdjsonLines:
+    """The non-blank lines of an NDJSON document as (line number, record | reason), read one
+    at a time, so a batch of millions of lines never holds them all at once."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._stream = io.BytesIO(data)  # shares the bytes: no copy
+
+    def __iter__(self) -> Iterator[tuple[int, dict | str]]:
+        for n, line in enumerate(self._stream, start=1):
+            if line.strip():
+                yield n, parse_line(line)
+
+    def lines_left(self) -> int:
+        """Lines not read yet (blank or not), counted without reading them."""
+        position = self._stream.tell()
+        rest = len(self._data) - position
+        if rest <= 0:
+            return 0
+        return self._data.count(b"\n", position) + (not self._data.endswith(b"\n"))
 
 
 def _ndjson_chunks(stream: BinaryIO, raw: BinaryIO, size: int) -> Iterator[Chunk]:

@@ -10,7 +10,7 @@ from ..auth import check_admin
 from ..engagement import Services
 from ..errors import ApiError
 from ..ingest import BatchRejected, ingest_batch
-from ..ingest.readers import ndjson_lines
+from ..ingest.readers import NdjsonLines
 from ..store import Store
 from .http import decoded_body, json_response
 
@@ -42,6 +42,8 @@ def admin_ingest_handler(services: Services):
             listed = [f"line {line}: {reason}" for line, reason in rejected.rejections]
             more = rejected.count - len(listed)
             tail = [f"... and {more} more rejected records"] if more > 0 else []
+            if rejected.unread:
+                tail.append(f"... and {rejected.unread} more lines not read")
             raise ApiError(400, *listed, *tail) from None
         return json_response(
             request,
@@ -59,4 +61,4 @@ def admin_ingest_handler(services: Services):
 
 
 def _ingest(store: Store, request: Request, raw: bytes, key: str, now: float):
-    return ingest_batch(store, ndjson_lines(decoded_body(request, raw)), key, now)
+    return ingest_batch(store, NdjsonLines(decoded_body(request, raw)), key, now)

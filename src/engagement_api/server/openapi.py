@@ -171,7 +171,7 @@ def _token_operation(summary: str, fields: dict, answer: dict) -> dict:
                             "required": list(fields),
                         }
                     }
-                }
+                },
             },
             "responses": {
                 "200": {

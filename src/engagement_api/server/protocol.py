@@ -13,6 +13,7 @@ Every refusal is a JSON `{"errors": [...]}` answer, like every other non-200 of 
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 
 import httptools
@@ -43,13 +44,20 @@ class _Refused(Exception):
 
 
 class GuardedProtocol(HttpToolsProtocol):
+    # Class attributes, so a deployment (or a test) can subclass with other bounds.
+    max_header_bytes = MAX_HEADER_BYTES
+    max_headers = MAX_HEADERS
+    header_timeout = HEADER_TIMEOUT
+    body_idle_timeout = BODY_IDLE_TIMEOUT
+    max_connections = MAX_CONNECTIONS
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._timer: asyncio.TimerHandle | None = None
-        if len(self.connections) > MAX_CONNECTIONS:
-            self._refuse(503, f"Too many open connections: at most {MAX_CONNECTIONS}; retry")
+        if len(self.connections) > self.max_connections:
+            self._refuse(503, f"Too many open connections: at most {self.max_connections}; retry")
             return
-        self._arm(HEADER_TIMEOUT, "The request headers did not arrive in time")
+        self._arm(self.header_timeout, "The request headers did not arrive in time")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -74,7 +82,7 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._header_bytes = 0
         if self._timer is None:
-            self._arm(HEADER_TIMEOUT, "The request headers did not arrive in time")
+            self._arm(self.header_timeout, "The request headers did not arrive in time")
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url))
@@ -82,20 +90,20 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count(len(name) + len(value) + 4)
-        if len(self.headers) >= MAX_HEADERS:
-            raise _Refused(431, f"Too many request headers: at most {MAX_HEADERS}")
+        if len(self.headers) >= self.max_headers:
+            raise _Refused(431, f"Too many request headers: at most {self.max_headers}")
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.more_body and self._expects_body():
-            self._arm(BODY_IDLE_TIMEOUT, "The request body stopped arriving")
+            self._arm(self.body_idle_timeout, "The request body stopped arriving")
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
         if self._timer is not None:
-            self._arm(BODY_IDLE_TIMEOUT, "The request body stopped arriving")
+            self._arm(self.body_idle_timeout, "The request body stopped arriving")
 
     def on_message_complete(self) -> None:
         self._disarm()
@@ -104,9 +112,9 @@ class GuardedProtocol(HttpToolsProtocol):
     # Bounds
     def _count(self, size: int) -> None:
         self._header_bytes += size
-        if self._header_bytes > MAX_HEADER_BYTES:
+        if self._header_bytes > self.max_header_bytes:
             raise _Refused(
-                431, f"Request line and headers are larger than {MAX_HEADER_BYTES} bytes"
+                431, f"Request line and headers are larger than {self.max_header_bytes} bytes"
             )
 
     def _expects_body(self) -> bool:
@@ -150,6 +158,23 @@ class GuardedProtocol(HttpToolsProtocol):
             + body
         )
         self.transport.close()
+
+
+BOUNDS_ENV = "ENGAGEMENT_API_HTTP_BOUNDS"  # JSON: the class attributes `serve` was given
+
+
+def configure(**bounds: float) -> None:
+    """Set the bounds of every connection of this process (and, through the environment, of
+    the worker processes `serve --workers` starts)."""
+    for name, value in bounds.items():
+        if not hasattr(GuardedProtocol, name):
+            raise ValueError(f"no such bound: {name}")
+        setattr(GuardedProtocol, name, type(getattr(GuardedProtocol, name))(value))
+    os.environ[BOUNDS_ENV] = orjson.dumps(bounds).decode()
+
+
+if os.environ.get(BOUNDS_ENV):  # a worker process: the bounds its `serve` was given
+    configure(**orjson.loads(os.environ[BOUNDS_ENV]))
 
 
 def raise_open_files_limit(wanted: int = 65536) -> int:
