@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,24 +104,39 @@ def parse_line(line: bytes) -> dict | str:
 
 class NdjsonLines:
     """The non-blank lines of an NDJSON document as (line number, record | reason), read one
-    at a time, so a batch of millions of lines never holds them all at once."""
+    at a time from the bytes as received (no copy), so a batch of millions of lines never
+    holds them all at once, and no single step holds the interpreter for long."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | bytearray) -> None:
         self._data = data
-        self._stream = io.BytesIO(data)  # shares the bytes: no copy
+        self._view = memoryview(data)
+        self._position = 0
 
     def __iter__(self) -> Iterator[tuple[int, dict | str]]:
-        for n, line in enumerate(self._stream, start=1):
-            if line.strip():
-                yield n, parse_line(line)
+        data, view = self._data, self._view
+        for number in itertools.count(1):
+            if self._position >= len(data):
+                return
+            end = data.find(b"\n", self._position)
+            end = len(data) if end < 0 else end + 1
+            line = view[self._position : end]
+            self._position = end
+            if bytes(line).strip():
+                yield number, parse_line(line)
 
     def lines_left(self) -> int:
-        """Lines not read yet (blank or not), counted without reading them."""
-        position = self._stream.tell()
-        rest = len(self._data) - position
-        if rest <= 0:
-            return 0
-        return self._data.count(b"\n", position) + (not self._data.endswith(b"\n"))
+        """Lines not read yet (blank or not), counted without reading them, a megabyte at a
+        time so other threads (the event loop) keep running."""
+        data, position, count = self._data, self._position, 0
+        while position < len(data):
+            stop = min(position + _MIB, len(data))
+            count += data.count(b"\n", position, stop)
+            position = stop
+            time.sleep(0)  # let the event loop's thread take the interpreter
+        return count + (self._position < len(data) and not data.endswith(b"\n"))
+
+
+_MIB = 1024 * 1024
 
 
 def _ndjson_chunks(stream: BinaryIO, raw: BinaryIO, size: int) -> Iterator[Chunk]:

@@ -12,6 +12,7 @@ from ..errors import ApiError
 from ..ingest import BatchRejected, ingest_batch
 from ..ingest.readers import NdjsonLines
 from ..store import Store
+from .asgi import body_of
 from .http import decoded_body, json_response
 
 MAX_KEY = 255
@@ -23,7 +24,7 @@ def admin_ingest_handler(services: Services):
     clock = services.clock
 
     async def handle(request: Request) -> Response:
-        raw = await request.body()
+        raw = body_of(request)
         services.memory.refresh()
         check_admin(services.memory.accounts, request.headers.get("authorization", ""))
         key = request.headers.get("idempotency-key", "").strip()

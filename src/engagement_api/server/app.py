@@ -27,7 +27,7 @@ from ..engagement import Services
 from ..errors import ApiError
 from ..store import Store
 from .admin import admin_ingest_handler
-from .asgi import Application
+from .asgi import Application, body_of
 from .http import decoded_body, error_response, json_response
 from .openapi import openapi_document
 
@@ -120,7 +120,7 @@ async def _never(request: Request) -> Response:
 async def _form(request: Request) -> dict[str, str]:
     """Form fields from the query string and an urlencoded body (clients use either)."""
     fields = dict(parse_qsl(request.url.query))
-    raw = await request.body()
+    raw = body_of(request)
     with contextlib.suppress(ApiError, UnicodeDecodeError):
         fields.update(parse_qsl(decoded_body(request, raw).decode()))
     return fields

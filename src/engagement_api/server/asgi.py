@@ -22,6 +22,14 @@ from .limits import body_limits
 log = logging.getLogger("engagement_api.server")
 
 _ROUTES = {endpoint.path: endpoint for endpoint in spec.ENDPOINTS}
+BODY = "engagement_api.body"  # the scope key of the body read here, bounded
+
+
+def body_of(request) -> bytes | bytearray:
+    """The request's body as the entry point read it (Starlette's `body()` would copy it)."""
+    return request.scope[BODY]
+
+
 _WANTED = frozenset(
     {b"authorization", b"content-encoding", b"accept-encoding", b"host", b"content-length"}
     | {b"x-forwarded-proto", b"x-forwarded-host"}
@@ -41,11 +49,13 @@ class Application:
         raw_limit, inflated_limit = body_limits(scope["path"])
         try:
             raw = await _read_body(receive, raw_limit, headers.get("content-length"))
-        except ApiError as error:
-            await _send(send, Answer(error.status, error_body(error), error.headers), headers)
+        except ApiError as error:  # the body was not read to its end: the connection closes
+            refused = Answer(error.status, error_body(error), {"connection": "close"})
+            await _send(send, refused, headers)
             return
         endpoint = _ROUTES.get(scope["path"]) if scope["method"] == "POST" else None
         if endpoint is None:
+            scope[BODY] = raw  # routes read it with `body_of`: no second copy of a large body
             await self.others(scope, _replay(raw, receive), send)
             return
         server = scope.get("server") or ("localhost", None)
@@ -81,7 +91,7 @@ def _headers(scope) -> dict[str, str]:
     return found
 
 
-async def _read_body(receive, limit: int, announced: str | None) -> bytes:
+async def _read_body(receive, limit: int, announced: str | None) -> bytes | bytearray:
     """The whole body, refused (413) as soon as it is announced or found larger than `limit`."""
     too_large = ApiError(413, f"Request body is larger than {limit} bytes")
     if announced is not None:
@@ -89,19 +99,21 @@ async def _read_body(receive, limit: int, announced: str | None) -> bytes:
             raise ApiError(400, "Invalid Content-Length")
         if int(announced) > limit:
             raise too_large
-    parts = []
-    size = 0
+    body = bytearray()  # extended chunk by chunk: no single large copy at the end
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ApiError(400, "The client closed the connection before the body arrived")
         chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
+        if not body and not message.get("more_body"):
+            if len(chunk) > limit:
+                raise too_large
+            return chunk  # the common case: one message, the bytes as they are
+        body += chunk
+        if len(body) > limit:
             raise too_large
-        parts.append(chunk)
         if not message.get("more_body"):
-            return parts[0] if len(parts) == 1 else b"".join(parts)
+            return body
 
 
 def _replay(body: bytes, receive):

@@ -74,7 +74,7 @@ def error_response(request: Request, error: ApiError) -> Response:
     return bytes_response(request, error.status, error_body(error), error.headers)
 
 
-def decode_body(raw: bytes, content_encoding: str | None, limit: int) -> bytes:
+def decode_body(raw: bytes | bytearray, content_encoding: str | None, limit: int) -> bytes:
     """The request body, gunzipped when sent with `Content-Encoding: gzip`, at most `limit`
     bytes once decoded (413 beyond)."""
     encoding = (content_encoding or "identity").strip().lower()
@@ -99,12 +99,12 @@ _CHUNK = 64 * 1024
 _NOT_ZERO = re.compile(rb"[^\0]")
 
 
-def _gunzip(raw: bytes, limit: int) -> bytes:
+def _gunzip(raw: bytes | bytearray, limit: int) -> bytearray:
     """Every gzip member of the body (RFC 1952 allows several, we take MAX_GZIP_MEMBERS), at
     most `limit` + 1 bytes of output. The input is fed in chunks of a memoryview, so each
     byte is read once: a body of many empty members costs its length, not its square."""
     view = memoryview(raw)
-    parts: list[bytes] = []
+    out = bytearray()  # extended part by part: no single large copy at the end
     size = position = members = 0
     while True:
         members += 1
@@ -119,16 +119,16 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
                 position += len(pending)
                 while pending and size <= limit:
                     part = decompressor.decompress(pending, limit + 1 - size)
-                    parts.append(part)
+                    out += part
                     size += len(part)
                     pending = decompressor.unconsumed_tail
                 if size > limit:
-                    return b"".join(parts)
+                    return out
         except zlib.error:
             raise ApiError(400, "Request body is not valid gzip") from None
         position -= len(decompressor.unused_data)  # the next member starts there
         if _NOT_ZERO.search(raw, position) is None:  # trailing zero padding is tolerated
-            return b"".join(parts)
+            return out
 
 
 def signing_urls(

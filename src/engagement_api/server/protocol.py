@@ -36,6 +36,9 @@ _REASONS = {
 }
 
 
+_PIECE = 8 * 1024  # bytes fed to the parser at a time while headers are arriving
+
+
 class _Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -54,6 +57,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._timer: asyncio.TimerHandle | None = None
+        self._in_headers, self._header_bytes = True, 0
         if len(self.connections) > self.max_connections:
             self._refuse(503, f"Too many open connections: at most {self.max_connections}; retry")
             return
@@ -66,7 +70,17 @@ class GuardedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
         try:
-            self.parser.feed_data(data)
+            if self._in_headers:  # fed in pieces: the parser holds a header until it ends
+                view = memoryview(data)
+                for start in range(0, len(data), _PIECE):
+                    piece = view[start : start + _PIECE]
+                    self.parser.feed_data(piece)
+                    if self._in_headers:
+                        self._count(len(piece))
+            else:
+                self.parser.feed_data(data)
+        except _Refused as refused:
+            self._refuse(refused.status, refused.message)
         except httptools.HttpParserCallbackError as error:
             refused = error.__context__ if isinstance(error.__context__, _Refused) else None
             if refused is None:
@@ -80,21 +94,16 @@ class GuardedProtocol(HttpToolsProtocol):
     # Parser callbacks
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._header_bytes = 0
         if self._timer is None:
             self._arm(self.header_timeout, "The request headers did not arrive in time")
 
-    def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
-
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
         if len(self.headers) >= self.max_headers:
             raise _Refused(431, f"Too many request headers: at most {self.max_headers}")
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        self._in_headers = False
         self._disarm()
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.more_body and self._expects_body():
@@ -107,6 +116,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._in_headers, self._header_bytes = True, 0  # what comes next is another request
         super().on_message_complete()
 
     # Bounds
