@@ -145,28 +145,7 @@ def serve(folder: Path, *options: str, records: list[dict] | None = None):
             process.kill()
 
 
-_PROBE = """
-import json, sys, time, urllib.request
-url, quiet_for = sys.argv[1], float(sys.argv[2])
-worst = quiet = 0.0
-probes = failures = 0
-started = time.monotonic()
-while True:
-    t = time.monotonic()
-    try:
-        ok = urllib.request.urlopen(url, timeout=30).status == 200
-    except Exception:
-        ok = False
-    wait = time.monotonic() - t
-    if t - started < quiet_for:
-        quiet = max(quiet, wait)
-    else:
-        worst = max(worst, wait)
-        probes += 1
-        failures += not ok
-    print(json.dumps([probes, failures, worst, quiet]), flush=True)
-    time.sleep(0.02)
-"""
+PROBE = Path(__file__).with_name("health_probe.py")
 
 
 class HealthProbe:
@@ -189,7 +168,7 @@ class HealthProbe:
 
     def __enter__(self) -> HealthProbe:
         self._process = subprocess.Popen(
-            [sys.executable, "-c", _PROBE, self.url, str(self.QUIET)],
+            [sys.executable, str(PROBE), self.url, str(self.QUIET)],
             stdout=subprocess.PIPE,
             text=True,
         )

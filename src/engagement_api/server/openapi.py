@@ -147,12 +147,22 @@ def _operation(endpoint: spec.Endpoint) -> dict:
                         (400, "Invalid request, or protected posts"),
                         (401, "Missing or invalid credentials"),
                         (403, "Unapproved app, app-only beyond its rights, or others' posts"),
+                        *_BOUNDS,
                         (429, "Per-minute allowance exceeded"),
+                        (503, "Allowances cannot be counted (the contract backend is down)"),
                     )
                 },
             },
         }
     }
+
+
+# What every route may answer before it reads the request (server/limits.py).
+_BOUNDS = (
+    (408, "The request did not arrive in time"),
+    (413, "The body is larger than the route takes"),
+    (431, "The request headers are too large or too many"),
+)
 
 
 def _token_operation(summary: str, fields: dict, answer: dict) -> dict:
@@ -187,6 +197,7 @@ def _token_operation(summary: str, fields: dict, answer: dict) -> dict:
                 },
                 "400": {"description": "Bad request", **error},
                 "401": {"description": "Bad client credentials", **error},
+                **{str(code): {"description": text, **error} for code, text in _BOUNDS},
             },
         }
     }
@@ -246,6 +257,13 @@ def openapi_document() -> dict:
                 "401": {
                     "description": "Missing or unknown admin token",
                     "content": {"application/json": {"schema": _ERRORS}},
+                },
+                **{
+                    str(code): {
+                        "description": text,
+                        "content": {"application/json": {"schema": _ERRORS}},
+                    }
+                    for code, text in _BOUNDS
                 },
             },
         }
