@@ -17,6 +17,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -251,6 +252,8 @@ def cases(args) -> dict[str, callable]:
         return out
 
     def idle_sockets(t: Target) -> list[int]:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # this client needs them too
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
         held = []
         for _ in range(args.idle):
             try:

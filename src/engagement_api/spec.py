@@ -112,6 +112,8 @@ HISTORICAL = Endpoint(
     True,
 )
 ENDPOINTS: tuple[Endpoint, ...] = (TOTALS, HOURS28, HISTORICAL)
+# Ours: the @handle usage the FAQ says X has no API for (issue "Contracts that hold").
+USAGE_PATH = "/insights/engagement/usage"
 
 # Time rules.
 WINDOW_28HR_HOURS = 28  # whole hours before the current one; 29 buckets in all
@@ -171,6 +173,7 @@ class Messages:
     BAD_CLIENT_CREDENTIALS = "Unable to verify your credentials"
     RATE_LIMITED = "Exceeded rate limit: at most {limit} requests per minute"
     CONTRACT_UNAVAILABLE = "Service Unavailable: request allowances cannot be counted; retry"
+    USAGE_UNAVAILABLE = "Service Unavailable: @handle usage cannot be recorded; retry"
 
 
 # OAuth 1.0a clock tolerance and nonce memory (RULES.md D11).

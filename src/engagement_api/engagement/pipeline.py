@@ -15,12 +15,11 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import orjson
 
 from .. import spec
-from ..auth import Principal, SignedRequest, authenticate, kind_of
+from ..auth import Principal, authenticate, kind_of
 from ..clock import Clock
 from ..contract import Contract, ContractUnavailable, nonce_key
 from ..errors import ApiError, Unauthorized
@@ -29,34 +28,9 @@ from ..spec import Endpoint, Messages
 from ..store import Store, second_connection
 from ..store.cached import MAX_POSTS, WorkerMemory
 from .answer import answer
+from .outcome import Answer, EngagementRequest, Trace, refusal
 from .rendered import MAX_BYTES, RenderedMembers
-
-
-@dataclass(frozen=True, slots=True)
-class EngagementRequest:
-    signed: SignedRequest  # what authentication reads, the body as sent included
-    body: Callable[[], bytes]  # the body decoded (gunzipped); read only once authenticated
-
-
-@dataclass(slots=True)
-class Trace:
-    """What the request journal keeps of a request: who asked what, and why it was refused."""
-
-    auth: str | None = None  # "oauth1", "bearer"
-    app_id: int | None = None
-    user_id: int | None = None
-    ids: tuple[str, ...] = ()
-    metrics: tuple[str, ...] = ()
-    reason: str | None = None
-    base_strings: tuple[str, ...] = ()  # of an OAuth 1.0a signature that did not verify
-
-
-@dataclass(slots=True)
-class Answer:
-    status: int
-    body: bytes  # JSON
-    headers: dict[str, str] = field(default_factory=dict)
-    trace: Trace = field(default_factory=Trace)
+from .usage import HandleUsage, billing_month, parse_month, usage_document
 
 
 class Services:
@@ -76,6 +50,7 @@ class Services:
         self._writer: Store | None = None
         self.memory = WorkerMemory(store, max_posts)
         self.rendered = RenderedMembers(self.memory.reads, max_rendered_bytes)
+        self.usage = HandleUsage()
         self.contract = contract
         self.clock = clock
         self.wall_clock = wall_clock
@@ -90,6 +65,41 @@ class Services:
 
 
 def handle(endpoint: Endpoint, request: EngagementRequest, services: Services) -> Answer:
+    """One request to /totals, /28hr or /historical."""
+
+    def respond(principal: Principal, trace: Trace) -> Answer:
+        now = services.clock.now()
+        query = parse_query(endpoint, request.body(), now)
+        trace.ids, trace.metrics = query.keys, query.metrics_key
+        check_rights(query, principal)
+        body = services.rendered.answer(query, principal, now)
+        if body is None:
+            body = answer(services.memory.reads, query, principal, now)
+        return services.usage.counted(Answer(200, body, trace=trace), principal, now, services)
+
+    return guarded(request, services, respond)
+
+
+def handle_usage(request: EngagementRequest, month: str | None, services: Services) -> Answer:
+    """`GET /insights/engagement/usage[?month=YYYY-MM]`: the calling app's @handle usage."""
+
+    def respond(principal: Principal, trace: Trace) -> Answer:
+        chosen = parse_month(month) if month is not None else billing_month(services.clock.now())
+        handles = services.store.handle_usage(chosen, principal.app.id).get(principal.app.id, [])
+        document = usage_document(principal.app, chosen, handles)
+        return Answer(200, orjson.dumps(document), trace=trace)
+
+    return guarded(request, services, respond)
+
+
+def guarded(
+    request: EngagementRequest,
+    services: Services,
+    respond: Callable[[Principal, Trace], Answer],
+) -> Answer:
+    """What every Engagement API request goes through first: authentication (401), the
+    per-minute allowance (429), app approval (403); then `respond`. Every answer after
+    authentication carries the allowance headers; every refusal is an `errors` body."""
     trace = Trace(auth=kind_of(request.signed.authorization))
     headers: dict[str, str] = {}
     try:
@@ -115,19 +125,11 @@ def handle(endpoint: Endpoint, request: EngagementRequest, services: Services) -
             )
         if not principal.app.approved:
             raise ApiError(403, Messages.APP_NOT_AUTHORIZED)
-        now = services.clock.now()
-        query = parse_query(endpoint, request.body(), now)
-        trace.ids, trace.metrics = query.keys, query.metrics_key
-        check_rights(query, principal)
-        body = services.rendered.answer(query, principal, now)
-        if body is None:
-            body = answer(services.memory.reads, query, principal, now)
-        return Answer(200, body, headers, trace)
+        answered = respond(principal, trace)
+        answered.headers = {**headers, **answered.headers}
+        return answered
     except ApiError as error:
-        trace.reason = error.messages[0]
-        if isinstance(error, Unauthorized):
-            trace.base_strings = error.base_strings
-        return Answer(error.status, error_body(error), {**headers, **error.headers}, trace)
+        return refusal(error, trace, headers)
 
 
 _log = logging.getLogger("engagement_api.contract")
@@ -150,8 +152,3 @@ def check_rights(query: Query, principal: Principal) -> None:
     refused = [m.name for m in query.metrics if not (on_totals and m.app_only_on_totals)]
     if refused:
         raise ApiError(403, Messages.FORBIDDEN_METRICS.format(metrics=", ".join(refused)))
-
-
-def error_body(error: ApiError) -> bytes:
-    """The body of every non-200 answer, on every path: `{"errors": [...]}`."""
-    return orjson.dumps({spec.ERRORS_KEY: error.messages})

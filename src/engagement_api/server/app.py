@@ -94,6 +94,7 @@ def create_app(
         return error_response(request, ApiError(500, "Internal server error"))
 
     routes = [Route(e.path, _never, methods=["POST"], name=e.name) for e in spec.ENDPOINTS] + [
+        Route(spec.USAGE_PATH, _never, methods=["GET"]),
         Route("/oauth2/token", token, methods=["POST"]),
         Route("/oauth2/invalidate_token", invalidate_token, methods=["POST"]),
         Route("/admin/ingest", admin_ingest_handler(services), methods=["POST"]),
@@ -113,7 +114,8 @@ def create_app(
 
 
 async def _never(request: Request) -> Response:
-    """The engagement routes are answered before Starlette; listed for 405 on other methods."""
+    """The Engagement API routes are answered before Starlette; listed for 405 on other
+    methods."""
     raise HTTPException(405)
 
 

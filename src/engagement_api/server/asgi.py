@@ -9,12 +9,15 @@ authentication and before any decompression), so no route ever holds more than i
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 
 from .. import spec
 from ..auth import SignedRequest
 from ..engagement import Answer, EngagementRequest, Services, error_body, handle
+from ..engagement.pipeline import handle_usage
 from ..errors import ApiError
 from .http import JSON, decode_body, encoded, signing_urls
 from .limits import body_limits
@@ -53,33 +56,55 @@ class Application:
             refused = Answer(error.status, error_body(error), {"connection": "close"})
             await _send(send, refused, headers)
             return
-        endpoint = _ROUTES.get(scope["path"]) if scope["method"] == "POST" else None
-        if endpoint is None:
+        path, method = scope["path"], scope["method"]
+        endpoint = _ROUTES.get(path) if method == "POST" else None
+        if endpoint is not None:
+            request = EngagementRequest(
+                _signed(scope, headers, raw),
+                lambda: decode_body(raw, headers.get("content-encoding"), inflated_limit),
+            )
+            await self._answer(
+                send, headers, path, lambda: handle(endpoint, request, self.services)
+            )
+        elif path == spec.USAGE_PATH and method == "GET":
+            months = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("month")
+            request = EngagementRequest(_signed(scope, headers, raw), lambda: b"")
+            month = months[0] if months else None
+            await self._answer(
+                send, headers, path, lambda: handle_usage(request, month, self.services)
+            )
+        else:
             scope[BODY] = raw  # routes read it with `body_of`: no second copy of a large body
             await self.others(scope, _replay(raw, receive), send)
-            return
-        server = scope.get("server") or ("localhost", None)
-        signed = SignedRequest(
-            method="POST",
-            urls=signing_urls(
-                scope["scheme"],
-                scope.get("raw_path", b"").decode("latin-1").partition("?")[0] or scope["path"],
-                headers,
-                f"{server[0]}:{server[1]}" if server[1] else server[0],
-            ),
-            query=scope.get("query_string", b"").decode("latin-1"),
-            authorization=headers.get("authorization", ""),
-            body=raw,
-        )
-        request = EngagementRequest(
-            signed, lambda: decode_body(raw, headers.get("content-encoding"), inflated_limit)
-        )
+
+    async def _answer(self, send, headers: dict[str, str], path: str, respond) -> None:
+        """Answer with a request function: on the event loop, then its store write (if it has
+        one) off it."""
         try:
-            answer = handle(endpoint, request, self.services)
+            answer = respond()
+            if answer.finish is not None:
+                answer = await run_in_threadpool(answer.finish)
         except Exception:
-            log.exception("error answering POST %s", scope["path"])
+            log.exception("error answering %s", path)
             answer = Answer(500, error_body(ApiError(500, "Internal server error")))
         await _send(send, answer, headers)
+
+
+def _signed(scope, headers: dict[str, str], raw: bytes | bytearray) -> SignedRequest:
+    """What OAuth 1.0a verification reads of a request."""
+    server = scope.get("server") or ("localhost", None)
+    return SignedRequest(
+        method=scope["method"],
+        urls=signing_urls(
+            scope["scheme"],
+            scope.get("raw_path", b"").decode("latin-1").partition("?")[0] or scope["path"],
+            headers,
+            f"{server[0]}:{server[1]}" if server[1] else server[0],
+        ),
+        query=scope.get("query_string", b"").decode("latin-1"),
+        authorization=headers.get("authorization", ""),
+        body=raw,
+    )
 
 
 def _headers(scope) -> dict[str, str]:

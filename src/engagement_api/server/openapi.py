@@ -157,6 +157,71 @@ def _operation(endpoint: spec.Endpoint) -> dict:
     }
 
 
+def _usage_operation() -> dict:
+    error = {"content": {"application/json": {"schema": _ERRORS}}}
+    return {
+        "get": {
+            "operationId": "usage",
+            "summary": "The calling app's unique @handles queried in a billing month",
+            "security": [{"oauth1": []}, {"bearer": []}],
+            "parameters": [
+                {
+                    "name": "month",
+                    "in": "query",
+                    "required": False,
+                    "description": "YYYY-MM (UTC); the data clock's month when absent",
+                    "schema": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The app's usage that month",
+                    "headers": {
+                        spec.LIMIT_HEADER: {"schema": {"type": "string"}},
+                        spec.REMAINING_HEADER: {"schema": {"type": "string"}},
+                    },
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": [
+                                    "app_id",
+                                    "app_name",
+                                    "month",
+                                    "handle_limit",
+                                    "unique_handles",
+                                    "overage",
+                                    "handles",
+                                ],
+                                "properties": {
+                                    "app_id": {"type": "string"},
+                                    "app_name": {"type": "string"},
+                                    "month": {"type": "string"},
+                                    "handle_limit": {"type": ["integer", "null"]},
+                                    "unique_handles": {"type": "integer"},
+                                    "overage": {"type": "integer"},
+                                    "handles": {"type": "array", "items": {"type": "string"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                **{
+                    str(code): {"description": text, **error}
+                    for code, text in (
+                        (400, "A month that is not YYYY-MM"),
+                        (401, "Missing or invalid credentials"),
+                        (403, "Unapproved app"),
+                        *_BOUNDS,
+                        (429, "Per-minute allowance exceeded"),
+                        (503, "Allowances cannot be counted (the contract backend is down)"),
+                    )
+                },
+            },
+        }
+    }
+
+
 # What every route may answer before it reads the request (server/limits.py).
 _BOUNDS = (
     (408, "The request did not arrive in time"),
@@ -206,6 +271,7 @@ def _token_operation(summary: str, fields: dict, answer: dict) -> dict:
 @cache
 def openapi_document() -> dict:
     paths = {e.path: _operation(e) for e in spec.ENDPOINTS}
+    paths[spec.USAGE_PATH] = _usage_operation()
     paths["/oauth2/token"] = _token_operation(
         "Obtain an app-only bearer token",
         {"grant_type": {"const": "client_credentials"}},
