@@ -30,6 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import contextlib
+
 import common
 from common import NOW, log
 
@@ -152,10 +154,8 @@ def send(port: int, data: bytes, timeout: float = 180.0) -> int:
         return 0
 
     def push() -> None:
-        try:
+        with contextlib.suppress(OSError):
             sock.sendall(data)
-        except OSError:
-            pass
 
     sender = threading.Thread(target=push, daemon=True)
     sender.start()
