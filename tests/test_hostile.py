@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import A1, ALICE, NOW, world_records
-from hostile import ENGAGEMENT_API, HealthProbe, cli, json_of, raw_request, serve, status_of
 from oauthlib.oauth1 import Client
+from serving import ENGAGEMENT_API, HealthProbe, cli, json_of, raw_request, serve, status_of
 
 STALL = 0.1  # seconds /health may wait while an attack runs
 MIB = 1024 * 1024

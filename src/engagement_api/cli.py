@@ -18,13 +18,21 @@ from .times import format_instant, parse_instant
 STORE_ENV = "ENGAGEMENT_API_STORE"
 NOW_ENV = "ENGAGEMENT_API_NOW"
 KEY_FILE_ENV = "ENGAGEMENT_API_KEY_FILE"  # also store.secrets.KEY_FILE_ENV
+REDIS_ENV = "ENGAGEMENT_API_REDIS"  # also contract.REDIS_ENV
 
 
 class Context:
-    def __init__(self, store_url: str, now: float | None, key_file: str | None = None) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        now: float | None,
+        key_file: str | None = None,
+        redis_url: str | None = None,
+    ) -> None:
         self.store_url = store_url
         self.now = now
         self.key_file = key_file
+        self.redis_url = redis_url
         self._store: Store | None = None
 
     @property
@@ -79,13 +87,29 @@ def _emit(document: dict) -> None:
     help=f"The key file of the stored secrets (env {KEY_FILE_ENV}; default "
     "~/.config/engagement-api/secrets.key, created on first use).",
 )
+@click.option(
+    "--redis",
+    "redis_url",
+    envvar=REDIS_ENV,
+    help=f"Keep per-minute allowances and OAuth nonces in this Redis, shared by every host "
+    f"serving the store (env {REDIS_ENV}); without it they are shared by this host's "
+    "processes only.",
+)
 @click.version_option(package_name="engagement-api")
 @click.pass_context
-def main(ctx: click.Context, store_url: str, now: float | None, key_file: str | None) -> None:
+def main(
+    ctx: click.Context,
+    store_url: str,
+    now: float | None,
+    key_file: str | None,
+    redis_url: str | None,
+) -> None:
     """An open, self-hostable Engagement API: serve it, feed it, manage its credentials."""
     if key_file:
         os.environ[KEY_FILE_ENV] = key_file  # worker processes of serve read it too
-    ctx.obj = Context(store_url, now, key_file)
+    if redis_url:
+        os.environ[REDIS_ENV] = redis_url
+    ctx.obj = Context(store_url, now, key_file, redis_url)
     ctx.call_on_close(lambda: ctx.obj._store and ctx.obj._store.close())
 
 
@@ -184,7 +208,7 @@ def serve(
         from .server import create_app
         from .server.app import tune_gc
 
-        app = create_app(store, obj.clock, contract=open_contract(obj.store_url))
+        app = create_app(store, obj.clock, contract=open_contract(obj.store_url, obj.redis_url))
         tune_gc()
         uvicorn.run(app, **options)
     else:
@@ -266,7 +290,27 @@ def _app_json(app) -> dict:
         "consumer_secret": app.consumer_secret,
         "approved": app.approved,
         "rate_limit": app.rate_limit,
+        "handle_limit": app.handle_limit,
     }
+
+
+class _HandleLimit(click.ParamType):
+    """A number of unique @handles per month, or `none` for no limit."""
+
+    name = "N|none"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value is None:
+            return value
+        if value.strip().lower() in ("none", "unlimited"):
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'none'", param, ctx)
+        if number < 0:
+            self.fail("a handle limit cannot be negative", param, ctx)
+        return number
 
 
 @apps.command("create")
@@ -279,14 +323,47 @@ def _app_json(app) -> dict:
     type=click.IntRange(1),
     help="Requests per minute (x-per-minute-limit).",
 )
+@click.option(
+    "--handle-limit",
+    type=_HandleLimit(),
+    default=None,
+    help="Unique @handles per billing month in the contract (default: none).",
+)
 @click.pass_obj
-def apps_create(obj: Context, name: str, unapproved: bool, rate_limit: int) -> None:
+def apps_create(
+    obj: Context, name: str, unapproved: bool, rate_limit: int, handle_limit: int | None
+) -> None:
     """Create an app; prints its app_id, consumer_key and consumer_secret as JSON."""
     from .auth import credentials
 
     app = obj.store().create_app(
-        name, credentials.consumer_key(), credentials.consumer_secret(), not unapproved, rate_limit
+        name,
+        credentials.consumer_key(),
+        credentials.consumer_secret(),
+        not unapproved,
+        rate_limit,
+        handle_limit,
     )
+    _emit(_app_json(app))
+
+
+@apps.command("set")
+@click.argument("app_id", type=int)
+@click.option("--rate-limit", type=click.IntRange(1), help="Requests per minute.")
+@click.option("--handle-limit", type=_HandleLimit(), help="Unique @handles per month, or none.")
+@click.pass_context
+def apps_set(
+    ctx: click.Context, app_id: int, rate_limit: int | None, handle_limit: int | None
+) -> None:
+    """Change an app's contract: its per-minute allowance and @handle limit."""
+    from .store.records import UNCHANGED
+
+    given = ctx.get_parameter_source("handle_limit") == click.core.ParameterSource.COMMANDLINE
+    if rate_limit is None and not given:
+        raise click.UsageError("give --rate-limit, --handle-limit or both")
+    app = ctx.obj.store().set_app_contract(app_id, rate_limit, handle_limit if given else UNCHANGED)
+    if app is None:
+        raise click.ClickException(f"no app with id {app_id}")
     _emit(_app_json(app))
 
 
@@ -319,6 +396,42 @@ def apps_list(obj: Context) -> None:
     """Every app, one JSON object per line."""
     for app in obj.store().list_apps():
         _emit(_app_json(app))
+
+
+@main.command()
+@click.option("--app", "app_id", type=int, help="One app (default: every app).")
+@click.option("--month", help="YYYY-MM (UTC; default: the data clock's month).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per app.")
+@click.pass_obj
+def usage(obj: Context, app_id: int | None, month: str | None, as_json: bool) -> None:
+    """Unique @handles each app queried in a billing month, beside its contracted limit."""
+    from .engagement.usage import billing_month, parse_month, usage_document
+    from .errors import ApiError
+
+    try:
+        month = parse_month(month) if month else billing_month(obj.clock.now())
+    except ApiError as error:
+        raise click.BadParameter(error.messages[0], param_hint="--month") from None
+    store = obj.store()
+    apps_ = store.list_apps() if app_id is None else [store.get_app(app_id)]
+    if apps_ == [None]:
+        raise click.ClickException(f"no app with id {app_id}")
+    used = store.handle_usage(month, app_id)
+    documents = [usage_document(app, month, used.get(app.id, [])) for app in apps_]
+    if as_json:
+        for document in documents:
+            _emit(document)
+        return
+    rows = [
+        [d["app_id"], d["app_name"], d["month"],
+         "none" if d["handle_limit"] is None else str(d["handle_limit"]),
+         str(d["unique_handles"]), str(d["overage"]), ", ".join("@" + h for h in d["handles"])]
+        for d in documents
+    ]  # fmt: skip
+    header = ["app", "name", "month", "limit", "handles", "overage", "who"]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    for line in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
 @main.group()

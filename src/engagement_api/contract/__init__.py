@@ -77,11 +77,18 @@ def contract_path(store_url: str) -> str:
     return str(folder / f"contract-{digest}.lmdb")
 
 
+REDIS_ENV = "ENGAGEMENT_API_REDIS"
+
+
 def open_contract(store_url: str, redis_url: str | None = None) -> Contract:
     """Redis when given (many hosts); otherwise the shared file of this store on this host, or
     this process's memory for an in-memory store."""
     from .local import LocalContract, MemoryContract
 
+    if redis_url:
+        from .redis_backend import RedisContract
+
+        return RedisContract(redis_url)
     if store_url.endswith(":memory:") or store_url in ("sqlite:", "sqlite://"):
         return MemoryContract()
     return LocalContract(contract_path(store_url))

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from .. import spec
 from ..auth import bearer
 from ..clock import Clock, SystemClock
-from ..contract import Contract, open_contract
+from ..contract import REDIS_ENV, Contract, open_contract
 from ..contract.local import MemoryContract
 from ..engagement import Services
 from ..errors import ApiError
@@ -149,7 +149,7 @@ def app_from_env() -> Application:
     app = create_app(
         open_store(url),
         clock_from(parse_instant(now) if now else None),
-        contract=open_contract(url),
+        contract=open_contract(url, os.environ.get(REDIS_ENV)),
     )
     tune_gc()
     return app

@@ -231,14 +231,14 @@ class SqlRecords(Store):
             ).fetchall()
             if not inserted:
                 return None
-            (handles,) = self._db.execute(
+            ((handles,),) = self._db.execute(
                 self._q(
                     "INSERT INTO usage_months(app_id, month, handles) VALUES(?,?,1) "
                     "ON CONFLICT (app_id, month) DO UPDATE "
                     "SET handles = usage_months.handles + 1 RETURNING handles"
                 ),
                 (app_id, month),
-            ).fetchone()
+            ).fetchall()  # drained: a RETURNING statement still stepping would block COMMIT
         self._wrote()
         return handles
 

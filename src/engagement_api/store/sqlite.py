@@ -50,7 +50,10 @@ class SQLiteStore(SqlRecords):
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Readable by its owner only (SQLite gives its -wal and -shm files the same mode).
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            # Only a new file is touched: closing any descriptor of a database file drops the
+            # POSIX locks every SQLite connection of this process holds on it.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         self._db = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=30.0
         )

@@ -1,5 +1,5 @@
-"""A real `engagement-api serve` for hostile input, and the instruments that judge it: how long
-`/health` waits while an attack runs, and how much the worker's memory grows."""
+"""A real `engagement-api serve` in a process of its own, and the instruments that judge it:
+how long `/health` waits while an attack runs, how much the workers' memory grows."""
 
 from __future__ import annotations
 
@@ -75,27 +75,66 @@ def cli(store: str, env: dict, *args: str) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-@contextmanager
-def serve(folder: Path, *options: str, records: list[dict] | None = None):
-    """`engagement-api serve` on a fresh SQLite store with an app, a bearer token and an admin
-    token; stopped afterwards."""
+@dataclass
+class Prepared:
+    """A store with an app (its consumer credentials) and an admin token."""
+
+    store: str
+    env: dict
+    consumer_key: str
+    consumer_secret: str
+    admin: str
+    app_id: str
+
+
+def prepare(folder: Path, records: list[dict] | None = None, *app_options: str) -> Prepared:
     store = f"sqlite:///{folder}/store.db"
     env = {**os.environ, "ENGAGEMENT_API_KEY_FILE": str(folder / "secrets.key")}
     if records:
         data = folder / "records.ndjson"
         data.write_text("".join(json.dumps(r) + "\n" for r in records))
-        subprocess.run([ENGAGEMENT_API, "--store", store, "ingest", "-q", str(data)], env=env)
-    app = cli(store, env, "apps", "create", "--name", "hostile", "--rate-limit", "1000000")
+        subprocess.run(
+            [
+                ENGAGEMENT_API,
+                "--store",
+                store,
+                "--now",
+                "2026-11-20T12:30:00Z",
+                "ingest",
+                "-q",
+                str(data),
+            ],
+            env=env,
+            capture_output=True,
+        )
+    app = cli(
+        store, env, "apps", "create", "--name", "served", "--rate-limit", "1000000", *app_options
+    )
     admin = cli(store, env, "admin-token", "create")["admin_token"]
+    return Prepared(store, env, app["consumer_key"], app["consumer_secret"], admin, app["app_id"])
+
+
+@contextmanager
+def serve(
+    folder: Path,
+    *options: str,
+    records: list[dict] | None = None,
+    prepared: Prepared | None = None,
+    global_options: tuple[str, ...] = (),
+):
+    """`engagement-api serve` on a store (fresh, with an app, a bearer token and an admin
+    token, unless `prepared` is given); stopped afterwards."""
+    prepared = prepared or prepare(folder, records)
     port = free_port()
-    log = folder / "server.log"
+    log = folder / f"server-{port}.log"
     process = subprocess.Popen(
         [
             ENGAGEMENT_API,
             "--store",
-            store,
+            prepared.store,
             "--now",
             "2026-11-20T12:30:00Z",
+            *global_options,
             "serve",
             "--port",
             str(port),
@@ -105,7 +144,7 @@ def serve(folder: Path, *options: str, records: list[dict] | None = None):
         ],
         stdout=subprocess.DEVNULL,
         stderr=open(log, "wb"),  # noqa: SIM115 - closed with the process
-        env=env,
+        env=prepared.env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -121,7 +160,7 @@ def serve(folder: Path, *options: str, records: list[dict] | None = None):
     token = requests.post(
         url + "/oauth2/token",
         data={"grant_type": "client_credentials"},
-        auth=(app["consumer_key"], app["consumer_secret"]),
+        auth=(prepared.consumer_key, prepared.consumer_secret),
         timeout=10,
     ).json()["access_token"]
     try:
@@ -129,11 +168,11 @@ def serve(folder: Path, *options: str, records: list[dict] | None = None):
             url,
             port,
             process,
-            store,
-            env,
-            admin,
-            app["consumer_key"],
-            app["consumer_secret"],
+            prepared.store,
+            prepared.env,
+            prepared.admin,
+            prepared.consumer_key,
+            prepared.consumer_secret,
             token,
             log,
         )
