@@ -155,6 +155,21 @@ def main(
     type=click.IntRange(1),
     help="Open connections per worker; more are answered 503 and closed.",
 )
+@click.option(
+    "--control",
+    is_flag=True,
+    envvar="ENGAGEMENT_API_CONTROL",
+    help="Serve the integrator's toolkit under /_control/ (faults, clock, journal, reset), "
+    "for an admin token (env ENGAGEMENT_API_CONTROL=1).",
+)
+@click.option(
+    "--fault",
+    "fault_options",
+    multiple=True,
+    metavar="STATUS:PROBABILITY",
+    help="Answer that share of Engagement API requests with STATUS (429, 500, 502, 503) for "
+    "the whole run, e.g. 503:0.2 (repeatable).",
+)
 @click.pass_obj
 def serve(
     obj: Context,
@@ -167,11 +182,20 @@ def serve(
     body_timeout: float,
     keep_alive: float,
     max_connections: int,
+    control: bool,
+    fault_options: tuple[str, ...],
 ) -> None:
     """Serve the Engagement API over HTTP."""
     import uvicorn
 
+    from .control import parse_fault_option
+    from .errors import ApiError
     from .server import protocol
+
+    try:
+        faults = tuple(parse_fault_option(option) for option in fault_options)
+    except ApiError as error:
+        raise click.BadParameter(error.messages[0], param_hint="--fault") from None
 
     protocol.configure(
         header_timeout=header_timeout,
@@ -203,15 +227,35 @@ def serve(
         "http": "engagement_api.server.protocol:GuardedProtocol",
         "timeout_keep_alive": keep_alive,
     }
+    from .contract import open_contract
+
+    toolkit = control or bool(faults)
     if workers == 1:
-        from .contract import open_contract
         from .server import create_app
         from .server.app import tune_gc
 
-        app = create_app(store, obj.clock, contract=open_contract(obj.store_url, obj.redis_url))
+        contract = open_contract(obj.store_url, obj.redis_url)
+        app = create_app(
+            store,
+            obj.clock,
+            contract=contract,
+            control_api=control,
+            faults=faults if toolkit else None,
+        )
         tune_gc()
         uvicorn.run(app, **options)
     else:
+        from .clock import SystemClock
+        from .control import Control
+        from .server.app import CONTROL_ENV, FAULTS_ENV
+
+        if toolkit:  # once, for every worker: an earlier run's settings are gone
+            Control(open_contract(obj.store_url, obj.redis_url), obj.clock, SystemClock()).start(
+                list(faults)
+            )
+            os.environ[FAULTS_ENV] = "1"
+        if control:
+            os.environ[CONTROL_ENV] = "1"
         store.close()
         obj._store = None
         uvicorn.run(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -174,6 +175,12 @@ class Messages:
     RATE_LIMITED = "Exceeded rate limit: at most {limit} requests per minute"
     CONTRACT_UNAVAILABLE = "Service Unavailable: request allowances cannot be counted; retry"
     USAGE_UNAVAILABLE = "Service Unavailable: @handle usage cannot be recorded; retry"
+    # The server errors of the response-code table (003), as a fault rule answers them.
+    SERVER_ERRORS: ClassVar[dict[int, str]] = {
+        500: "Internal Server Error: retry your request using an exponential backoff pattern",
+        502: "Proxy Error: retry your request using an exponential backoff pattern",
+        503: "Service Unavailable: retry your request using an exponential backoff pattern",
+    }
 
 
 # OAuth 1.0a clock tolerance and nonce memory (RULES.md D11).

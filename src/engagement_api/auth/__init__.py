@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import Unauthorized
 from ..spec import Messages
+from ..store import App
 from . import bearer, credentials, oauth1
 from .oauth1 import SignedRequest
 from .principal import Accounts, Principal
@@ -34,3 +37,19 @@ def check_admin(accounts: Accounts, authorization: str) -> None:
         raise Unauthorized(Messages.UNKNOWN_AUTH_TYPE)
     if not accounts.admin_token_valid(credentials.token_hash(token)):
         raise Unauthorized(Messages.BAD_BEARER)
+
+
+def peek_app(accounts: Accounts, authorization: str) -> App | None:
+    """The app a request claims to be, unverified (a fault rule's 429 shows its limit)."""
+    kind = kind_of(authorization)
+    if kind == "bearer":
+        token = authorization.strip().partition(" ")[2].strip()
+        app_id = accounts.bearer_token_app(credentials.token_hash(token)) if token else None
+        return accounts.get_app(app_id) if app_id is not None else None
+    if kind == "oauth1":
+        found = _CONSUMER_KEY.search(authorization)
+        return accounts.get_app_by_key(found.group(1)) if found else None
+    return None
+
+
+_CONSUMER_KEY = re.compile(r'oauth_consumer_key="([^"]{1,255})"')

@@ -68,9 +68,10 @@ def verify(accounts: Accounts, request: SignedRequest, wall_now: float) -> Princ
     token_value = oauth.get("oauth_token") or None
     token = accounts.get_access_token(token_value) if token_value and app else None
     token_ok = token is not None and token.app_id == app.id
+    signed_params = [p for p in params if p[0] != "oauth_signature"]
     signature_ok, base_strings = _check_signature(
         request,
-        [p for p in params if p[0] != "oauth_signature"],
+        signed_params,
         oauth["oauth_signature"],
         app.consumer_secret if app else _DUMMY_SECRET,
         token.secret if token_ok else "",
@@ -82,12 +83,12 @@ def verify(accounts: Accounts, request: SignedRequest, wall_now: float) -> Princ
     if token_value and not token_ok:
         raise Unauthorized(Messages.TOKEN_NOT_FOUND)
     if not signature_ok:
-        raise Unauthorized(Messages.BAD_SIGNATURE, base_strings)
+        raise Unauthorized(Messages.BAD_SIGNATURE, base_strings, signed_params)
     body_hash = oauth.get("oauth_body_hash")
     if body_hash is not None:
         expected = base64.b64encode(hashlib.sha1(request.body).digest()).decode()
         if body_hash != expected:  # the body hash is part of what is signed
-            raise Unauthorized(Messages.BAD_SIGNATURE, base_strings)
+            raise Unauthorized(Messages.BAD_SIGNATURE, base_strings, signed_params)
     return Principal(app, token.user_id if token_ok else None, nonce)
 
 

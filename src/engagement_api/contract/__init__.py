@@ -56,6 +56,9 @@ class ContractUnavailable(RuntimeError):
 
 
 class Contract(Protocol):
+    """Per-minute allowances and nonces, and the integrator's toolkit state (faults, the data
+    clock, the request journal), shared by every worker (and host, on Redis)."""
+
     def admit(
         self, app_id: int, limit: int, wall_now: float, nonce: bytes | None = None
     ) -> Admission:
@@ -63,6 +66,28 @@ class Contract(Protocol):
         else spend it, then count the request in this minute if the app is under its
         allowance. `nonce` is `nonce_key(...)` of an OAuth 1.0a request."""
         ...
+
+    def read_control(self) -> bytes | None:
+        """The toolkit's settings as stored (JSON), or None when never set."""
+        ...
+
+    def write_control(self, document: bytes) -> None: ...
+
+    def fire(self, rule: str, times: int | None) -> bool:
+        """Count one firing of a fault rule: True unless it has fired `times` times already."""
+        ...
+
+    def fired(self, rules: list[str]) -> dict[str, int]: ...
+
+    def add_entry(self, entry: bytes, keep: int) -> None:
+        """Add to the request journal, keeping the newest `keep` entries."""
+        ...
+
+    def entries(self, limit: int) -> list[bytes]:
+        """The newest `limit` journal entries, newest first."""
+        ...
+
+    def clear_entries(self) -> None: ...
 
     def close(self) -> None: ...
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import lmdb
 
@@ -21,6 +21,7 @@ from . import REUSED, Admission, ContractUnavailable, minute_of
 
 _COUNT = struct.Struct("<qq")  # minute, count
 _NUMBER = struct.Struct("<q")
+_SEQUENCE = struct.Struct(">Q")  # big-endian: LMDB keeps keys in byte order
 _PERIOD_KEY = b"\0period"  # in each nonce slot: the period it holds
 _SLOTS = 3
 MAP_SIZE = 2**32  # bytes: a sparse file, some 40 million nonces; then 503s, never unchecked
@@ -33,7 +34,7 @@ class LocalContract:
             path,
             subdir=False,
             map_size=MAP_SIZE,
-            max_dbs=_SLOTS + 1,
+            max_dbs=_SLOTS + 3,
             sync=False,  # a crash forgets at most recent counts and nonces
             metasync=False,
             writemap=True,  # commits write into the shared map: no system call per request
@@ -42,6 +43,8 @@ class LocalContract:
         )
         self._counts = self._env.open_db(b"counts")
         self._slots = [self._env.open_db(b"nonces-%d" % i) for i in range(_SLOTS)]
+        self._control = self._env.open_db(b"control")
+        self._journal = self._env.open_db(b"journal")
         self._ready = -1  # the period whose slots this process has checked
 
     def admit(
@@ -80,6 +83,55 @@ class LocalContract:
             return False
         return txn.put(nonce, b"", db=current, overwrite=False)
 
+    # -- the toolkit's shared state ----------------------------------------------------------
+    def read_control(self) -> bytes | None:
+        with self._env.begin(db=self._control) as txn:
+            return txn.get(b"settings")
+
+    def write_control(self, document: bytes) -> None:
+        with self._env.begin(write=True, db=self._control) as txn:
+            txn.put(b"settings", document)
+
+    def fire(self, rule: str, times: int | None) -> bool:
+        key = b"fired:" + rule.encode()
+        with self._env.begin(write=True, db=self._control) as txn:
+            found = txn.get(key)
+            count = _NUMBER.unpack(found)[0] if found else 0
+            if times is not None and count >= times:
+                return False
+            txn.put(key, _NUMBER.pack(count + 1))
+            return True
+
+    def fired(self, rules: list[str]) -> dict[str, int]:
+        with self._env.begin(db=self._control) as txn:
+            found = {r: txn.get(b"fired:" + r.encode()) for r in rules}
+        return {r: _NUMBER.unpack(v)[0] if v else 0 for r, v in found.items()}
+
+    def add_entry(self, entry: bytes, keep: int) -> None:
+        with self._env.begin(write=True, db=self._journal) as txn:
+            cursor = txn.cursor()
+            last = _SEQUENCE.unpack(cursor.key())[0] if cursor.last() else 0
+            txn.put(_SEQUENCE.pack(last + 1), entry)
+            if last + 1 > keep and cursor.first():  # keys grow: the first is the oldest
+                for _ in range(last + 1 - keep):
+                    if not cursor.delete():
+                        break
+
+    def entries(self, limit: int) -> list[bytes]:
+        out: list[bytes] = []
+        with self._env.begin(db=self._journal) as txn:
+            cursor = txn.cursor()
+            if cursor.last():
+                for _, value in cursor.iterprev():
+                    out.append(value)
+                    if len(out) >= limit:
+                        break
+        return out
+
+    def clear_entries(self) -> None:
+        with self._env.begin(write=True) as txn:
+            txn.drop(self._journal, delete=False)
+
     def close(self) -> None:
         self._env.close()
 
@@ -91,6 +143,9 @@ class MemoryContract:
         self._lock = threading.Lock()
         self._counts: dict[int, tuple[int, int]] = {}
         self._nonces: OrderedDict[bytes, float] = OrderedDict()  # oldest first
+        self._control: bytes | None = None
+        self._fired: dict[str, int] = {}
+        self._journal: deque[bytes] = deque()
 
     def admit(
         self, app_id: int, limit: int, wall_now: float, nonce: bytes | None = None
@@ -111,6 +166,35 @@ class MemoryContract:
                 return Admission(False, limit, 0, reset)
             self._counts[app_id] = (minute, count + 1)
         return Admission(True, limit, limit - count - 1, reset)
+
+    def read_control(self) -> bytes | None:
+        return self._control
+
+    def write_control(self, document: bytes) -> None:
+        self._control = document
+
+    def fire(self, rule: str, times: int | None) -> bool:
+        with self._lock:
+            count = self._fired.get(rule, 0)
+            if times is not None and count >= times:
+                return False
+            self._fired[rule] = count + 1
+            return True
+
+    def fired(self, rules: list[str]) -> dict[str, int]:
+        return {rule: self._fired.get(rule, 0) for rule in rules}
+
+    def add_entry(self, entry: bytes, keep: int) -> None:
+        with self._lock:
+            self._journal.appendleft(entry)
+            while len(self._journal) > keep:
+                self._journal.pop()
+
+    def entries(self, limit: int) -> list[bytes]:
+        return list(self._journal)[:limit]
+
+    def clear_entries(self) -> None:
+        self._journal.clear()
 
     def close(self) -> None:
         pass

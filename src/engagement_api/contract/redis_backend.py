@@ -41,6 +41,17 @@ return counted
 """
 
 
+# KEYS[1]: how often a fault rule fired; ARGV[1]: its `times` (0: no bound). 1 if it fires.
+_FIRE = """
+local fired = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > 0 and fired >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('INCR', KEYS[1])
+return 1
+"""
+
+
 class RedisContract:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -48,6 +59,7 @@ class RedisContract:
             url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry_on_timeout=False
         )
         self._admit = self._client.register_script(_ADMIT)
+        self._fire = self._client.register_script(_FIRE)
         self._failed_at = -RETRY_AFTER_FAILURE
 
     def admit(
@@ -71,6 +83,46 @@ class RedisContract:
         if counted == -2:
             return Admission(False, limit, 0, reset)
         return Admission(True, limit, limit - counted, reset)
+
+    # -- the toolkit's shared state ----------------------------------------------------------
+    def _call(self, method: str, *args):
+        try:
+            return getattr(self._client, method)(*args)
+        except redis.RedisError as error:
+            raise ContractUnavailable(f"{self.url}: {error}") from error
+
+    def read_control(self) -> bytes | None:
+        return self._call("get", PREFIX + "control")
+
+    def write_control(self, document: bytes) -> None:
+        self._call("set", PREFIX + "control", document)
+
+    def fire(self, rule: str, times: int | None) -> bool:
+        try:
+            return bool(self._fire(keys=[PREFIX + "fired:" + rule], args=[times or 0]))
+        except redis.RedisError as error:
+            raise ContractUnavailable(f"{self.url}: {error}") from error
+
+    def fired(self, rules: list[str]) -> dict[str, int]:
+        if not rules:
+            return {}
+        found = self._call("mget", [PREFIX + "fired:" + r for r in rules])
+        return {r: int(v or 0) for r, v in zip(rules, found, strict=True)}
+
+    def add_entry(self, entry: bytes, keep: int) -> None:
+        pipe = self._client.pipeline()
+        pipe.lpush(PREFIX + "journal", entry)
+        pipe.ltrim(PREFIX + "journal", 0, keep - 1)
+        try:
+            pipe.execute()
+        except redis.RedisError as error:
+            raise ContractUnavailable(f"{self.url}: {error}") from error
+
+    def entries(self, limit: int) -> list[bytes]:
+        return self._call("lrange", PREFIX + "journal", 0, limit - 1)
+
+    def clear_entries(self) -> None:
+        self._call("delete", PREFIX + "journal")
 
     def close(self) -> None:
         self._client.close()

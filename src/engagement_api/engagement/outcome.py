@@ -29,6 +29,7 @@ class Trace:
     metrics: tuple[str, ...] = ()
     reason: str | None = None
     base_strings: tuple[str, ...] = ()  # of an OAuth 1.0a signature that did not verify
+    parameters: list[tuple[str, str]] = field(default_factory=list)  # the ones it signed
 
 
 @dataclass(slots=True)
@@ -45,7 +46,7 @@ class Answer:
 def refusal(error: ApiError, trace: Trace, headers: dict[str, str] | None = None) -> Answer:
     trace.reason = error.messages[0]
     if isinstance(error, Unauthorized):
-        trace.base_strings = error.base_strings
+        trace.base_strings, trace.parameters = error.base_strings, error.parameters
     return Answer(error.status, error_body(error), {**(headers or {}), **error.headers}, trace)
 
 

@@ -22,6 +22,7 @@ from .. import spec
 from ..auth import Principal, authenticate, kind_of
 from ..clock import Clock
 from ..contract import Contract, ContractUnavailable, nonce_key
+from ..control import Control
 from ..errors import ApiError, Unauthorized
 from ..query import Query, parse_query
 from ..spec import Endpoint, Messages
@@ -45,6 +46,7 @@ class Services:
         wall_clock: Clock,
         max_posts: int = MAX_POSTS,
         max_rendered_bytes: int = MAX_BYTES,
+        control: Control | None = None,
     ) -> None:
         self.store = store  # read on the event loop; never written there
         self._writer: Store | None = None
@@ -52,8 +54,10 @@ class Services:
         self.rendered = RenderedMembers(self.memory.reads, max_rendered_bytes)
         self.usage = HandleUsage()
         self.contract = contract
-        self.clock = clock
         self.wall_clock = wall_clock
+        # The toolkit (faults, a movable clock), when the server was started with it.
+        self.control = control
+        self.clock = control.clock if control is not None else clock
 
     @property
     def writer(self) -> Store:
@@ -104,6 +108,8 @@ def guarded(
     headers: dict[str, str] = {}
     try:
         services.memory.refresh()
+        if services.control is not None:
+            services.control.refresh()
         wall_now = services.wall_clock.now()
         principal = authenticate(services.memory.accounts, request.signed, wall_now)
         trace.app_id, trace.user_id = principal.app.id, principal.user_id

@@ -23,15 +23,19 @@ from ..auth import bearer
 from ..clock import Clock, SystemClock
 from ..contract import REDIS_ENV, Contract, open_contract
 from ..contract.local import MemoryContract
+from ..control import Control, FaultRule
 from ..engagement import Services
 from ..errors import ApiError
 from ..store import Store
 from .admin import admin_ingest_handler
 from .asgi import Application, body_of
+from .control import control_routes
 from .http import decoded_body, error_response, json_response
 from .openapi import openapi_document
 
 log = logging.getLogger("engagement_api.server")
+CONTROL_ENV = "ENGAGEMENT_API_CONTROL"  # "1": serve --control
+FAULTS_ENV = "ENGAGEMENT_API_FAULTS"  # "1": serve --fault was given
 
 
 def create_app(
@@ -39,12 +43,24 @@ def create_app(
     clock: Clock | None = None,
     wall_clock: Clock | None = None,
     contract: Contract | None = None,
+    control_api: bool = False,
+    faults: tuple[FaultRule, ...] | None = None,
+    toolkit: bool = False,
 ) -> Application:
     """`clock` is the data clock of every time rule; `wall_clock` checks OAuth timestamps;
-    `contract` keeps allowances and nonces (this process's memory when not given)."""
-    services = Services(
-        store, contract or MemoryContract(), clock or SystemClock(), wall_clock or SystemClock()
-    )
+    `contract` keeps allowances and nonces (this process's memory when not given).
+    `control_api` serves the integrator's toolkit under /_control/. The toolkit's settings
+    (faults, the clock) apply with `control_api`, `faults` or `toolkit`; `faults` also starts
+    them anew with those rules, clearing an earlier run's (`serve` does that once for all its
+    workers, which pass `toolkit` only)."""
+    contract = contract or MemoryContract()
+    clock, wall_clock = clock or SystemClock(), wall_clock or SystemClock()
+    control = None
+    if control_api or toolkit or faults is not None:
+        control = Control(contract, clock, wall_clock)
+        if faults is not None:
+            control.start(list(faults))
+    services = Services(store, contract, clock, wall_clock, control=control)
     accounts = services.memory.accounts
     wall = services.wall_clock
 
@@ -101,6 +117,8 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
+    if control_api:
+        routes += control_routes(services)
     others = Starlette(
         routes=routes,
         exception_handlers={
@@ -110,7 +128,7 @@ def create_app(
         },
     )
     others.router.redirect_slashes = False  # a 307 would carry no JSON body; answer 404 instead
-    return Application(services, others)
+    return Application(services, others, control_api)
 
 
 async def _never(request: Request) -> Response:
@@ -146,10 +164,13 @@ def app_from_env() -> Application:
 
     now = os.environ.get("ENGAGEMENT_API_NOW")
     url = os.environ["ENGAGEMENT_API_STORE"]
+    control = os.environ.get(CONTROL_ENV) == "1"
     app = create_app(
         open_store(url),
         clock_from(parse_instant(now) if now else None),
         contract=open_contract(url, os.environ.get(REDIS_ENV)),
+        control_api=control,
+        toolkit=os.environ.get(FAULTS_ENV) == "1",  # serve started the settings: follow them
     )
     tune_gc()
     return app

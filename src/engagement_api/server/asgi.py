@@ -8,7 +8,9 @@ authentication and before any decompression), so no route ever holds more than i
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -19,8 +21,10 @@ from ..auth import SignedRequest
 from ..engagement import Answer, EngagementRequest, Services, error_body, handle
 from ..engagement.pipeline import handle_usage
 from ..errors import ApiError
+from . import faults, journal
 from .http import JSON, decode_body, encoded, signing_urls
 from .limits import body_limits
+from .protocol import ABORT
 
 log = logging.getLogger("engagement_api.server")
 
@@ -40,9 +44,10 @@ _WANTED = frozenset(
 
 
 class Application:
-    def __init__(self, services: Services, others: Starlette) -> None:
+    def __init__(self, services: Services, others: Starlette, control_api: bool = False) -> None:
         self.services = services
         self.others = others
+        self.control_api = control_api  # /_control/ routes and the request journal
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -57,27 +62,41 @@ class Application:
             await _send(send, refused, headers)
             return
         path, method = scope["path"], scope["method"]
+        started = time.perf_counter()
+        control = self.services.control
         endpoint = _ROUTES.get(path) if method == "POST" else None
         if endpoint is not None:
+            if control is not None:
+                control.refresh()
+                rule = control.fault_for(endpoint.name)
+                if rule is not None and await self._fault(rule, scope, headers, send, started):
+                    return
             request = EngagementRequest(
                 _signed(scope, headers, raw),
                 lambda: decode_body(raw, headers.get("content-encoding"), inflated_limit),
             )
-            await self._answer(
-                send, headers, path, lambda: handle(endpoint, request, self.services)
-            )
+            answer = await self._respond(path, lambda: handle(endpoint, request, self.services))
         elif path == spec.USAGE_PATH and method == "GET":
             months = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("month")
             request = EngagementRequest(_signed(scope, headers, raw), lambda: b"")
             month = months[0] if months else None
-            await self._answer(
-                send, headers, path, lambda: handle_usage(request, month, self.services)
-            )
+            answer = await self._respond(path, lambda: handle_usage(request, month, self.services))
         else:
             scope[BODY] = raw  # routes read it with `body_of`: no second copy of a large body
-            await self.others(scope, _replay(raw, receive), send)
+            seen = journal.Seen(send)
+            await self.others(scope, _replay(raw, receive), seen.send)
+            if self.journal_on and journal.kept(path):
+                control.record(journal.entry(scope, seen.status, started, reason=seen.reason))
+            return
+        await _send(send, answer, headers)
+        if self.journal_on:
+            control.record(journal.entry(scope, answer.status, started, answer.trace))
 
-    async def _answer(self, send, headers: dict[str, str], path: str, respond) -> None:
+    @property
+    def journal_on(self) -> bool:
+        return self.services.control is not None and self.control_api
+
+    async def _respond(self, path: str, respond) -> Answer:
         """Answer with a request function: on the event loop, then its store write (if it has
         one) off it."""
         try:
@@ -87,7 +106,26 @@ class Application:
         except Exception:
             log.exception("error answering %s", path)
             answer = Answer(500, error_body(ApiError(500, "Internal server error")))
-        await _send(send, answer, headers)
+        return answer
+
+    async def _fault(self, rule, scope, headers: dict[str, str], send, started: float) -> bool:
+        """Act out a fault rule before any work: delay, drop the connection, or answer its
+        status. True when the request is answered (or dropped) by the rule."""
+        if rule.latency_ms:
+            await asyncio.sleep(rule.latency_ms / 1000)
+        answer = None
+        if rule.reset and ABORT in scope.get("extensions", {}):
+            scope["extensions"][ABORT]()
+        elif rule.status is not None:
+            answer = faults.answer(rule, self.services, headers.get("authorization", ""))
+            await _send(send, answer, headers)
+        elif not rule.reset:
+            return False  # a delay only: the request goes on
+        if self.journal_on:
+            status = answer.status if answer else 0
+            entry = journal.entry(scope, status, started, fault=rule.id)
+            self.services.control.record(entry)
+        return True
 
 
 def _signed(scope, headers: dict[str, str], raw: bytes | bytearray) -> SignedRequest:

@@ -36,6 +36,7 @@ _REASONS = {
 }
 
 
+ABORT = "engagement_api.abort"  # the scope extension that drops the connection
 _PIECE = 8 * 1024  # bytes fed to the parser at a time while headers are arriving
 
 
@@ -94,6 +95,9 @@ class GuardedProtocol(HttpToolsProtocol):
     # Parser callbacks
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        # What the application may do to this connection besides answering: drop it, as a
+        # fault rule with "reset" asks (the client sees the connection reset).
+        self.scope["extensions"] = {ABORT: self.transport.abort}
         if self._timer is None:
             self._arm(self.header_timeout, "The request headers did not arrive in time")
 

@@ -310,6 +310,14 @@ class Store(Reads, ABC):
         """App id -> the @handles it queried in `month`, sorted."""
 
     @abstractmethod
+    def reset(self, keep: Iterable[str] = ()) -> None:
+        """Empty the engagement data, and of "apps", "users", "tokens" those not in `keep`."""
+
+    @abstractmethod
+    def state(self) -> dict[str, int]:
+        """Counts of posts, events, apps, users, tokens, batches."""
+
+    @abstractmethod
     def rotate_secrets(self, box: SecretBox) -> int:
         """Re-encrypt every secret with `box`'s newest key in one transaction; how many."""
 

@@ -294,6 +294,56 @@ class SqlRecords(Store):
         )
         return row is not None
 
+    # -- a clean state (the integrator's toolkit) ----------------------------------------
+    KEEPABLE = ("apps", "users", "tokens")
+    _ENGAGEMENT_TABLES = (
+        "post_hourly",
+        "post_totals",
+        "video_totals",
+        "posts",
+        "batches",
+        "handle_usage",
+        "usage_months",
+    )
+
+    def reset(self, keep: Iterable[str] = ()) -> None:
+        """Empty the engagement data, and the apps, users and tokens not in `keep`, in one
+        transaction. Admin tokens stay (they are what asked)."""
+        keep = set(keep)
+        tables = list(self._ENGAGEMENT_TABLES)
+        if "tokens" not in keep or "apps" not in keep:
+            tables += ["access_tokens", "bearer_tokens"]
+        if "apps" not in keep:
+            tables.append("apps")
+        if "users" not in keep:
+            tables.append("users")
+        with self._accounts_change():
+            for table in tables:
+                self._db.execute(f"DELETE FROM {table}")
+            self._db.execute("DELETE FROM meta WHERE key='latest_event_hour'")
+            self._bump_data_version()
+
+    def state(self) -> dict[str, int]:
+        """What the store holds, counted: posts, events, apps, users, tokens, batches."""
+        from ..spec import METRIC_BY_NAME
+
+        derived = METRIC_BY_NAME["engagements"].code
+        with self._lock:
+            one = lambda sql, *args: self._db.execute(self._q(sql), args).fetchone()[0]  # noqa: E731
+            return {
+                "posts": one("SELECT count(*) FROM posts"),
+                "events": int(
+                    one(
+                        "SELECT coalesce(sum(count), 0) FROM post_hourly WHERE metric <> ?", derived
+                    )
+                ),
+                "apps": one("SELECT count(*) FROM apps"),
+                "users": one("SELECT count(*) FROM users"),
+                "tokens": one("SELECT count(*) FROM access_tokens")
+                + one("SELECT count(*) FROM bearer_tokens WHERE revoked_at IS NULL"),
+                "batches": one("SELECT count(*) FROM batches"),
+            }
+
     # -- bookkeeping -------------------------------------------------------------------
     def batch_applied(self, key: str) -> bool:
         return self._one("SELECT 1 FROM batches WHERE key=?", (key,)) is not None
