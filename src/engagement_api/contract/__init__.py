@@ -93,8 +93,10 @@ class Contract(Protocol):
 
 
 def contract_path(store_url: str) -> str:
-    """Where the processes serving one store on this host share their contract: a file per
-    store in the user's runtime folder (private to the user)."""
+    """Where the processes serving one store on this host share their contract: beside a
+    SQLite store's file, else a file per store in the user's runtime folder (private)."""
+    if store_url.startswith("sqlite:///"):
+        return store_url.removeprefix("sqlite:///") + "-contract"
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     folder = Path(base) / f"engagement-api-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
