@@ -57,6 +57,8 @@ class App:
     approved: bool
     rate_limit: int  # requests per minute
     handle_limit: int | None = None  # unique @handles per billing month; None: unlimited
+    owner_id: int | None = None  # the user who created it in the portal, if one did
+    callback_urls: tuple[str, ...] = ()  # where the 3-legged flow may send its users
 
 
 @dataclass(frozen=True, slots=True)

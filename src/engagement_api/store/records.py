@@ -14,13 +14,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .base import AccessToken, App, Store, User
+from .people import PeopleRecords
 from .secrets import SecretBox
 
-_APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit, handle_limit"
+_APP_COLUMNS = (
+    "id, name, consumer_key, consumer_secret, approved, rate_limit, handle_limit, owner_id, "
+    "callback_urls"
+)
 UNCHANGED = object()  # set_app_contract: leave this part of the contract as it is
 
 
-class SqlRecords(Store):
+class SqlRecords(PeopleRecords, Store):
     """Shared statements over a DB-API connection `self._db`, guarded by `self._lock`."""
 
     placeholder = "?"
@@ -108,10 +112,11 @@ class SqlRecords(Store):
         approved: bool,
         rate_limit: int,
         handle_limit: int | None = None,
+        owner_id: int | None = None,
     ) -> App:
         (app_id,) = self._one(
             "INSERT INTO apps(name, consumer_key, consumer_secret, approved, rate_limit, "
-            "handle_limit, created_at) VALUES(?,?,?,?,?,?,?) RETURNING id",
+            "handle_limit, owner_id, created_at) VALUES(?,?,?,?,?,?,?,?) RETURNING id",
             (
                 name,
                 consumer_key,
@@ -119,11 +124,21 @@ class SqlRecords(Store):
                 approved,
                 rate_limit,
                 handle_limit,
+                owner_id,
                 int(time.time()),
             ),
         )
         self._wrote()
-        return App(app_id, name, consumer_key, consumer_secret, approved, rate_limit, handle_limit)
+        return App(
+            app_id,
+            name,
+            consumer_key,
+            consumer_secret,
+            approved,
+            rate_limit,
+            handle_limit,
+            owner_id,
+        )
 
     def set_app_contract(
         self, app_id: int, rate_limit: int | None = None, handle_limit: object = UNCHANGED
@@ -312,11 +327,11 @@ class SqlRecords(Store):
         keep = set(keep)
         tables = list(self._ENGAGEMENT_TABLES)
         if "tokens" not in keep or "apps" not in keep:
-            tables += ["access_tokens", "bearer_tokens"]
+            tables += ["access_tokens", "bearer_tokens", "request_tokens"]
         if "apps" not in keep:
-            tables.append("apps")
+            tables += ["access_requests", "apps"]
         if "users" not in keep:
-            tables.append("users")
+            tables += ["sessions", "users"]
         with self._accounts_change():
             for table in tables:
                 self._db.execute(f"DELETE FROM {table}")
