@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -126,10 +127,10 @@ class _ThreadedServer(uvicorn.Server):
         pass
 
 
-@pytest.fixture
-def server(store, clock) -> Iterator[Server]:
+@contextlib.contextmanager
+def running(app) -> Iterator[str]:
+    """An ASGI app served by uvicorn on a free loopback port, in a thread: its base URL."""
     port = free_port()
-    app = create_app(store, clock)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     instance = _ThreadedServer(config)
     thread = threading.Thread(target=instance.run, daemon=True)
@@ -138,9 +139,17 @@ def server(store, clock) -> Iterator[Server]:
     while not instance.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.01)
-    yield Server(f"http://127.0.0.1:{port}", store, clock)
-    instance.should_exit = True
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(5)
+
+
+@pytest.fixture
+def server(store, clock) -> Iterator[Server]:
+    with running(create_app(store, clock)) as url:
+        yield Server(url, store, clock)
 
 
 @dataclass

@@ -335,6 +335,7 @@ def _app_json(app) -> dict:
         "approved": app.approved,
         "rate_limit": app.rate_limit,
         "handle_limit": app.handle_limit,
+        "callback_urls": list(app.callback_urls),
     }
 
 
@@ -395,20 +396,47 @@ def apps_create(
 @click.argument("app_id", type=int)
 @click.option("--rate-limit", type=click.IntRange(1), help="Requests per minute.")
 @click.option("--handle-limit", type=_HandleLimit(), help="Unique @handles per month, or none.")
+@click.option(
+    "--callback-url",
+    "callback_urls",
+    multiple=True,
+    help="A callback URL of the 3-legged flow (repeatable; replaces the app's list).",
+)
+@click.option("--clear-callback-urls", is_flag=True, help="Remove every callback URL.")
 @click.pass_context
 def apps_set(
-    ctx: click.Context, app_id: int, rate_limit: int | None, handle_limit: int | None
+    ctx: click.Context,
+    app_id: int,
+    rate_limit: int | None,
+    handle_limit: int | None,
+    callback_urls: tuple[str, ...],
+    clear_callback_urls: bool,
 ) -> None:
-    """Change an app's contract: its per-minute allowance and @handle limit."""
+    """Change an app's contract (its per-minute allowance and @handle limit) or its callback
+    URLs."""
+    from .auth.three_legged import checked_callback_urls
+    from .errors import ApiError
     from .store.records import UNCHANGED
 
     given = ctx.get_parameter_source("handle_limit") == click.core.ParameterSource.COMMANDLINE
-    if rate_limit is None and not given:
-        raise click.UsageError("give --rate-limit, --handle-limit or both")
-    app = ctx.obj.store().set_app_contract(app_id, rate_limit, handle_limit if given else UNCHANGED)
-    if app is None:
+    if rate_limit is None and not given and not callback_urls and not clear_callback_urls:
+        raise click.UsageError(
+            "give --rate-limit, --handle-limit, --callback-url or --clear-callback-urls"
+        )
+    if callback_urls and clear_callback_urls:
+        raise click.UsageError("give --callback-url or --clear-callback-urls, not both")
+    try:
+        urls = checked_callback_urls(list(callback_urls))
+    except ApiError as error:
+        raise click.BadParameter(error.messages[0], param_hint="--callback-url") from None
+    store = ctx.obj.store()
+    if store.get_app(app_id) is None:
         raise click.ClickException(f"no app with id {app_id}")
-    _emit(_app_json(app))
+    if rate_limit is not None or given:
+        store.set_app_contract(app_id, rate_limit, handle_limit if given else UNCHANGED)
+    if urls or clear_callback_urls:
+        store.set_callback_urls(app_id, urls)
+    _emit(_app_json(store.get_app(app_id)))
 
 
 def _set_approval(obj: Context, app_id: int, approved: bool) -> None:
@@ -535,6 +563,78 @@ def simulate(obj: Context, posts: int, events: int, out: str, seed: int) -> None
         f"{out}: {written:,} records ({posts:,} posts, {events:,} events) "
         f"in {time.perf_counter() - started:.1f} s"
     )
+
+
+@main.group()
+def users() -> None:
+    """People who sign in to the portal: passwords and operators."""
+
+
+def _person(store: Store, handle: str):
+    found = store.person(handle)
+    if found is None:
+        raise click.ClickException(
+            f"no user @{handle.removeprefix('@')}: ingest their posts first, "
+            "or give --user-id to create the user"
+        )
+    return found
+
+
+def _read_new_password() -> str:
+    """The new password: asked twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        return click.prompt(
+            "New password", hide_input=True, confirmation_prompt="Repeat the new password"
+        )
+    line = sys.stdin.readline()
+    if not line:
+        raise click.ClickException("no password on stdin")
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+@users.command("set-password")
+@click.argument("handle")
+@click.option("--user-id", type=int, help="Create the user with this id if the handle is new.")
+@click.pass_obj
+def users_set_password(obj: Context, handle: str, user_id: int | None) -> None:
+    """Set the password a user signs in with (read from stdin, asked twice on a terminal).
+    Their open sessions end."""
+    from .auth import passwords
+    from .store import User
+
+    store = obj.store()
+    if store.person(handle) is None and user_id is not None:
+        store.upsert_user(User(user_id, handle.removeprefix("@")))
+    person = _person(store, handle)
+    try:
+        hashed = passwords.hash_password(_read_new_password())
+    except passwords.WeakPassword as error:
+        raise click.ClickException(str(error)) from None
+    store.set_password_hash(person.user.id, hashed)
+    _emit({"user_id": str(person.user.id), "screen_name": person.user.handle, "password": "set"})
+
+
+def _set_operator(obj: Context, handle: str, is_admin: bool) -> None:
+    store = obj.store()
+    person = _person(store, handle)
+    store.set_admin(person.user.id, is_admin)
+    _emit({"user_id": str(person.user.id), "screen_name": person.user.handle, "admin": is_admin})
+
+
+@users.command("grant-admin")
+@click.argument("handle")
+@click.pass_obj
+def users_grant_admin(obj: Context, handle: str) -> None:
+    """Make a user an operator: they approve apps and set contracts in the portal."""
+    _set_operator(obj, handle, True)
+
+
+@users.command("revoke-admin")
+@click.argument("handle")
+@click.pass_obj
+def users_revoke_admin(obj: Context, handle: str) -> None:
+    """Make an operator a plain user again."""
+    _set_operator(obj, handle, False)
 
 
 @main.group("admin-token")

@@ -175,6 +175,17 @@ class Messages:
     RATE_LIMITED = "Exceeded rate limit: at most {limit} requests per minute"
     CONTRACT_UNAVAILABLE = "Service Unavailable: request allowances cannot be counted; retry"
     USAGE_UNAVAILABLE = "Service Unavailable: @handle usage cannot be recorded; retry"
+    # The 3-legged flow: X's text for an unregistered callback, then ours.
+    CALLBACK_NOT_APPROVED = "Callback URL not approved for this client application."
+    CALLBACK_REQUIRED = "oauth_callback is required: a registered callback URL, or oob"
+    REQUEST_TOKEN_EXPIRED = (
+        "This request token expired (they last 15 minutes): start the sign-in again"
+    )
+    REQUEST_TOKEN_PENDING = "This request token was not authorized by the user"
+    REQUEST_TOKEN_DENIED = "The user denied this authorization"
+    REQUEST_TOKEN_USED = "This request token was already exchanged for an access token"
+    VERIFIER_REQUIRED = "oauth_verifier is required"
+    WRONG_VERIFIER = "Invalid oauth_verifier for this request token"
     # The server errors of the response-code table (003), as a fault rule answers them.
     SERVER_ERRORS: ClassVar[dict[int, str]] = {
         500: "Internal Server Error: retry your request using an exponential backoff pattern",
@@ -186,6 +197,7 @@ class Messages:
 # OAuth 1.0a clock tolerance and nonce memory (RULES.md D11).
 OAUTH_TIMESTAMP_WINDOW = 300
 NONCE_TTL = 600
+REQUEST_TOKEN_TTL = 15 * 60  # a 3-legged request token's life (issue 12)
 
 
 def metrics_for(endpoint: Endpoint) -> tuple[Metric, ...]:

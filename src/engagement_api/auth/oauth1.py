@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -21,6 +22,7 @@ from oauthlib.oauth1.rfc5849 import signature as rfc5849
 
 from ..errors import Unauthorized
 from ..spec import OAUTH_TIMESTAMP_WINDOW, Messages
+from ..store import App
 from .principal import Accounts, Principal
 
 _REQUIRED = (
@@ -44,9 +46,26 @@ class SignedRequest:
     body: bytes
 
 
+TokenLookup = Callable[[str, App], tuple[str, int | None] | None]
+
+
 def verify(accounts: Accounts, request: SignedRequest, wall_now: float) -> Principal:
-    """The principal of a correctly signed request. Its nonce is spent by the contract, with
-    the request's count, in one operation (`Contract.admit`): only then is it refused again."""
+    """The principal of a correctly signed Engagement API request: user context with an access
+    token of the app, app-only without one. Its nonce is spent by the contract, with the
+    request's count, in one operation (`Contract.admit`): only then is it refused again."""
+
+    def access_token(value: str, app: App) -> tuple[str, int | None] | None:
+        token = accounts.get_access_token(value)
+        return (token.secret, token.user_id) if token and token.app_id == app.id else None
+
+    return verify_signed(accounts, request, wall_now, access_token)[0]
+
+
+def verify_signed(
+    accounts: Accounts, request: SignedRequest, wall_now: float, tokens: TokenLookup
+) -> tuple[Principal, dict[str, str]]:
+    """(the principal, the oauth_* parameters) of a correctly signed request, its token (when
+    it names one) found by `tokens` (value, app) -> (secret, user id) for that app."""
     params = _parameters(request)
     oauth = dict(p for p in params if p[0].startswith("oauth_"))
     if any(not oauth.get(name) for name in _REQUIRED):
@@ -66,15 +85,15 @@ def verify(accounts: Accounts, request: SignedRequest, wall_now: float) -> Princ
 
     app = accounts.get_app_by_key(oauth["oauth_consumer_key"])
     token_value = oauth.get("oauth_token") or None
-    token = accounts.get_access_token(token_value) if token_value and app else None
-    token_ok = token is not None and token.app_id == app.id
+    token = tokens(token_value, app) if token_value and app else None
+    token_ok = token is not None
     signed_params = [p for p in params if p[0] != "oauth_signature"]
     signature_ok, base_strings = _check_signature(
         request,
         signed_params,
         oauth["oauth_signature"],
         app.consumer_secret if app else _DUMMY_SECRET,
-        token.secret if token_ok else "",
+        token[0] if token_ok else "",
     )
     if app is None:
         raise Unauthorized(Messages.UNKNOWN_CONSUMER)
@@ -89,7 +108,7 @@ def verify(accounts: Accounts, request: SignedRequest, wall_now: float) -> Princ
         expected = base64.b64encode(hashlib.sha1(request.body).digest()).decode()
         if body_hash != expected:  # the body hash is part of what is signed
             raise Unauthorized(Messages.BAD_SIGNATURE, base_strings, signed_params)
-    return Principal(app, token.user_id if token_ok else None, nonce)
+    return Principal(app, token[1] if token_ok else None, nonce), oauth
 
 
 def _parameters(request: SignedRequest) -> list[tuple[str, str]]:

@@ -67,6 +67,16 @@ class Contract(Protocol):
         allowance. `nonce` is `nonce_key(...)` of an OAuth 1.0a request."""
         ...
 
+    def spend_nonce(self, nonce: bytes, wall_now: float) -> bool:
+        """Spend a nonce that counts against no allowance (the 3-legged flow's requests):
+        False when it was seen within spec.NONCE_TTL."""
+        ...
+
+    def attempts(self, key: str, window: int, add: bool) -> int:
+        """Failed attempts under `key` in the current `window` seconds, counting one more
+        first when `add` (sign-in throttling)."""
+        ...
+
     def read_control(self) -> bytes | None:
         """The toolkit's settings as stored (JSON), or None when never set."""
         ...

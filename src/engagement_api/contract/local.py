@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import time
 from collections import OrderedDict, deque
 
 import lmdb
@@ -83,6 +84,22 @@ class LocalContract:
             return False
         return txn.put(nonce, b"", db=current, overwrite=False)
 
+    def spend_nonce(self, nonce: bytes, wall_now: float) -> bool:
+        with self._env.begin(write=True) as txn:
+            return self._spend(txn, nonce, int(wall_now))
+
+    def attempts(self, key: str, window: int, add: bool) -> int:
+        stamp = int(time.time()) // window
+        name = b"attempts:" + key.encode()
+        with self._env.begin(write=add, db=self._control) as txn:
+            found = txn.get(name)
+            period, count = _COUNT.unpack(found) if found else (stamp, 0)
+            count = count if period == stamp else 0
+            if add:
+                count += 1
+                txn.put(name, _COUNT.pack(stamp, count))
+        return count
+
     # -- the toolkit's shared state ----------------------------------------------------------
     def read_control(self) -> bytes | None:
         with self._env.begin(db=self._control) as txn:
@@ -144,6 +161,7 @@ class MemoryContract:
         self._counts: dict[int, tuple[int, int]] = {}
         self._nonces: OrderedDict[bytes, float] = OrderedDict()  # oldest first
         self._control: bytes | None = None
+        self._attempts: dict[str, tuple[int, int]] = {}
         self._fired: dict[str, int] = {}
         self._journal: deque[bytes] = deque()
 
@@ -151,14 +169,9 @@ class MemoryContract:
         self, app_id: int, limit: int, wall_now: float, nonce: bytes | None = None
     ) -> Admission:
         minute, reset = minute_of(wall_now)
+        if nonce is not None and not self.spend_nonce(nonce, wall_now):
+            return REUSED
         with self._lock:
-            if nonce is not None:
-                nonces = self._nonces
-                while nonces and next(iter(nonces.values())) < wall_now - spec.NONCE_TTL:
-                    nonces.popitem(last=False)
-                if nonce in nonces:
-                    return REUSED
-                nonces[nonce] = wall_now
             counted, count = self._counts.get(app_id, (minute, 0))
             if counted != minute:
                 count = 0
@@ -166,6 +179,26 @@ class MemoryContract:
                 return Admission(False, limit, 0, reset)
             self._counts[app_id] = (minute, count + 1)
         return Admission(True, limit, limit - count - 1, reset)
+
+    def spend_nonce(self, nonce: bytes, wall_now: float) -> bool:
+        with self._lock:
+            nonces = self._nonces
+            while nonces and next(iter(nonces.values())) < wall_now - spec.NONCE_TTL:
+                nonces.popitem(last=False)
+            if nonce in nonces:
+                return False
+            nonces[nonce] = wall_now
+            return True
+
+    def attempts(self, key: str, window: int, add: bool) -> int:
+        stamp = int(time.time()) // window
+        with self._lock:
+            period, count = self._attempts.get(key, (stamp, 0))
+            count = count if period == stamp else 0
+            if add:
+                count += 1
+                self._attempts[key] = (stamp, count)
+        return count
 
     def read_control(self) -> bytes | None:
         return self._control

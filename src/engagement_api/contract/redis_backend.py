@@ -84,6 +84,27 @@ class RedisContract:
             return Admission(False, limit, 0, reset)
         return Admission(True, limit, limit - counted, reset)
 
+    def spend_nonce(self, nonce: bytes, wall_now: float) -> bool:
+        try:
+            stored = self._client.set(
+                f"{PREFIX}nonce:{nonce.hex()}", "1", ex=spec.NONCE_TTL, nx=True
+            )
+        except redis.RedisError as error:
+            raise ContractUnavailable(f"{self.url}: {error}") from error
+        return bool(stored)
+
+    def attempts(self, key: str, window: int, add: bool) -> int:
+        name = f"{PREFIX}attempts:{key}:{int(time.time()) // window}"
+        if not add:
+            return int(self._call("get", name) or 0)
+        pipe = self._client.pipeline()
+        pipe.incr(name)
+        pipe.expire(name, window)
+        try:
+            return int(pipe.execute()[0])
+        except redis.RedisError as error:
+            raise ContractUnavailable(f"{self.url}: {error}") from error
+
     # -- the toolkit's shared state ----------------------------------------------------------
     def _call(self, method: str, *args):
         try:

@@ -1,5 +1,6 @@
 """The ASGI application: the three engagement endpoints, the OAuth 2.0 token routes, live
-ingest, OpenAPI and health. The engagement endpoints are answered by `engagement.handle`
+ingest, OpenAPI and health, the web pages (sign-in, the 3-legged flow, the portal, the
+dashboard). The engagement endpoints are answered by `engagement.handle`
 (the documented order lives there); the other routes raise `ApiError`, answered by one
 registered handler.
 """
@@ -32,6 +33,9 @@ from .asgi import Application, body_of
 from .control import control_routes
 from .http import decoded_body, error_response, json_response
 from .openapi import openapi_document
+from .pages import Pages
+from .portal import portal_routes
+from .sign_in import sign_in_routes
 
 log = logging.getLogger("engagement_api.server")
 CONTROL_ENV = "ENGAGEMENT_API_CONTROL"  # "1": serve --control
@@ -117,6 +121,8 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
+    pages = Pages(services)
+    routes += sign_in_routes(pages) + portal_routes(pages)
     if control_api:
         routes += control_routes(services)
     others = Starlette(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -72,13 +73,13 @@ class Application:
                 if rule is not None and await self._fault(rule, scope, headers, send, started):
                     return
             request = EngagementRequest(
-                _signed(scope, headers, raw),
+                signed_request(scope, headers, raw),
                 lambda: decode_body(raw, headers.get("content-encoding"), inflated_limit),
             )
             answer = await self._respond(path, lambda: handle(endpoint, request, self.services))
         elif path == spec.USAGE_PATH and method == "GET":
             months = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("month")
-            request = EngagementRequest(_signed(scope, headers, raw), lambda: b"")
+            request = EngagementRequest(signed_request(scope, headers, raw), lambda: b"")
             month = months[0] if months else None
             answer = await self._respond(path, lambda: handle_usage(request, month, self.services))
         else:
@@ -128,8 +129,8 @@ class Application:
         return True
 
 
-def _signed(scope, headers: dict[str, str], raw: bytes | bytearray) -> SignedRequest:
-    """What OAuth 1.0a verification reads of a request."""
+def signed_request(scope, headers: Mapping[str, str], raw: bytes | bytearray) -> SignedRequest:
+    """What OAuth 1.0a verification reads of a request (`headers` by lower-case name)."""
     server = scope.get("server") or ("localhost", None)
     return SignedRequest(
         method=scope["method"],

@@ -280,7 +280,14 @@ class Store(Reads, ABC):
 
     @abstractmethod
     def create_app(
-        self, name: str, consumer_key: str, consumer_secret: str, approved: bool, rate_limit: int
+        self,
+        name: str,
+        consumer_key: str,
+        consumer_secret: str,
+        approved: bool,
+        rate_limit: int,
+        handle_limit: int | None = None,
+        owner_id: int | None = None,
     ) -> App: ...
 
     @abstractmethod

@@ -6,6 +6,7 @@ they own and their callback URLs, Engagement API access requests, the request to
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,15 @@ class PeopleRecords:
                 (_now(), app_id),
             )
 
+    def has_access_token(self, app_id: int, user_id: int) -> bool:
+        return (
+            self._one(
+                "SELECT 1 FROM access_tokens WHERE app_id=? AND user_id=? LIMIT 1",
+                (app_id, user_id),
+            )
+            is not None
+        )
+
     def revoke_access_tokens(self, app_id: int, user_id: int) -> None:
         with self._accounts_change():
             self._db.execute(
@@ -144,9 +154,13 @@ class PeopleRecords:
 
     def decide_access(self, app_id: int, approve: bool, now: int) -> None:
         with self._accounts_change():
-            self._db.execute(
-                self._q("UPDATE access_requests SET status=?, decided_at=? WHERE app_id=?"),
-                ("approved" if approve else "refused", now, app_id),
+            self._db.execute(  # an operator may decide for an app that never asked
+                self._q(
+                    "INSERT INTO access_requests(app_id, status, requested_at, decided_at) "
+                    "VALUES(?, ?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET "
+                    "status=excluded.status, decided_at=excluded.decided_at"
+                ),
+                (app_id, "approved" if approve else "refused", now, now),
             )
             self._db.execute(self._q("UPDATE apps SET approved=? WHERE id=?"), (approve, app_id))
 
@@ -220,6 +234,4 @@ class PeopleRecords:
 
 
 def _now() -> int:
-    import time
-
     return int(time.time())

@@ -8,6 +8,7 @@ own code only where SQL really differs: ingest, the endpoint reads and the schem
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -161,7 +162,10 @@ class SqlRecords(PeopleRecords, Store):
 
     def _app_of(self, row) -> App:
         """An `apps` row read as `_APP_COLUMNS` (the engines store `approved` as 0/1 or bool)."""
-        return App(row[0], row[1], row[2], self.secrets.open(row[3]), bool(row[4]), row[5], row[6])
+        return App(
+            row[0], row[1], row[2], self.secrets.open(row[3]), bool(row[4]), row[5], row[6],
+            row[7], tuple(json.loads(row[8])) if row[8] else (),
+        )  # fmt: skip
 
     def get_app(self, app_id: int) -> App | None:
         return self._app("id", app_id)
