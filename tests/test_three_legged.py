@@ -8,12 +8,26 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from helpers import A1, A2, ALICE, B1, BOB, NOW, body, ingest, make_app, running, world_records
+from helpers import (
+    A1,
+    A2,
+    ALICE,
+    B1,
+    BOB,
+    NOW,
+    body,
+    free_port,
+    ingest,
+    make_app,
+    running,
+    world_records,
+)
 from people import PASSWORD, Visitor, form_to, signed_up
 from requests_oauthlib import OAuth1, OAuth1Session
 from requests_oauthlib.oauth1_session import TokenRequestDenied
 
 from engagement_api.clock import FrozenClock
+from engagement_api.contract.redis_backend import RedisContract
 from engagement_api.server import create_app
 from engagement_api.times import parse_instant
 
@@ -293,3 +307,19 @@ def test_a_token_of_the_flow_sees_only_posts_the_user_may_see(flow):
     )
     assert got.status_code == 200, got.text
     assert got.json()["g"] == {str(A2): {"impressions": "500"}}
+
+
+def test_without_the_contract_backend_the_flow_answers_503_and_grants_nothing(store):
+    """Nonces and sign-in attempts are counted in the contract backend: with it out of reach
+    (a Redis nobody listens for), nothing is let through unchecked."""
+    app = make_app(store)
+    store.set_callback_urls(app.id, [CALLBACK])
+    signed_up(store, ALICE, "alice")
+    unreachable = RedisContract(f"redis://127.0.0.1:{free_port()}/0")
+    with running(create_app(store, contract=unreachable)) as url:
+        signer = OAuth1Session(app.consumer_key, app.consumer_secret, callback_uri=CALLBACK)
+        with pytest.raises(TokenRequestDenied) as refused:
+            signer.fetch_request_token(url + "/oauth/request_token")
+        assert refused.value.status_code == 503
+        page = Visitor(url).sign_in("alice")
+        assert page.status_code == 503 and "Signing in is unavailable" in page.text

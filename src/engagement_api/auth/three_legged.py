@@ -20,7 +20,7 @@ import secrets
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .. import spec
-from ..contract import Contract, nonce_key
+from ..contract import Contract, ContractUnavailable, nonce_key
 from ..errors import ApiError, Unauthorized
 from ..spec import Messages
 from ..store import AccessToken, App, Store
@@ -51,7 +51,11 @@ def verifier_hash(verifier: str) -> str:
 
 
 def _spend_nonce(contract: Contract, app: App, nonce: str | None, wall_now: float) -> None:
-    if nonce and not contract.spend_nonce(nonce_key(app.consumer_key, nonce), wall_now):
+    try:
+        fresh = not nonce or contract.spend_nonce(nonce_key(app.consumer_key, nonce), wall_now)
+    except ContractUnavailable:
+        raise ApiError(503, Messages.CONTRACT_UNAVAILABLE) from None
+    if not fresh:
         raise Unauthorized(Messages.NONCE_USED)
 
 

@@ -268,6 +268,34 @@ def _token_operation(summary: str, fields: dict, answer: dict) -> dict:
     }
 
 
+def _three_legged_operation(summary: str, answer: dict, refusals: dict[int, str]) -> dict:
+    """A signed leg of the 3-legged flow: its parameters are in the OAuth header."""
+    error = {"content": {"application/json": {"schema": _ERRORS}}}
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"oauth1": []}],
+            "responses": {
+                "200": {
+                    "description": "OK (form-encoded)",
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {name: {"type": "string"} for name in answer},
+                                "required": list(answer),
+                            }
+                        }
+                    },
+                },
+                **{str(code): {"description": text, **error} for code, text in refusals.items()},
+                **{str(code): {"description": text, **error} for code, text in _BOUNDS},
+                "503": {"description": "Nonces cannot be checked; retry", **error},
+            },
+        }
+    }
+
+
 @cache
 def openapi_document() -> dict:
     paths = {e.path: _operation(e) for e in spec.ENDPOINTS}
@@ -281,6 +309,21 @@ def openapi_document() -> dict:
         "Invalidate a bearer token",
         {"access_token": {"type": "string", "minLength": 1}},
         {"access_token": {"type": "string"}},
+    )
+    paths["/oauth/request_token"] = _three_legged_operation(
+        "3-legged flow, leg 1: a request token (oauth_callback: a registered URL, or oob)",
+        ("oauth_token", "oauth_token_secret", "oauth_callback_confirmed"),
+        {
+            400: "No oauth_callback",
+            401: "Bad signature, timestamp or nonce",
+            403: "Callback URL not approved for this client application.",
+        },
+    )
+    paths["/oauth/access_token"] = _three_legged_operation(
+        "3-legged flow, leg 3: the user's access token, for an authorized request token and "
+        "its oauth_verifier",
+        ("oauth_token", "oauth_token_secret", "user_id", "screen_name"),
+        {401: "Bad signature; request token unknown, expired, denied or used; wrong verifier"},
     )
     paths["/admin/ingest"] = {
         "post": {
