@@ -416,7 +416,7 @@ def apps_set(
     URLs."""
     from .auth.three_legged import checked_callback_urls
     from .errors import ApiError
-    from .store.records import UNCHANGED
+    from .store.accounts import UNCHANGED
 
     given = ctx.get_parameter_source("handle_limit") == click.core.ParameterSource.COMMANDLINE
     if rate_limit is None and not given and not callback_urls and not clear_callback_urls:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from . import simulate
 from .auth import bearer, credentials
 from .ingest import IngestSummary, ingest_records
-from .spec import HISTORICAL, HOURS28, TOTALS
+from .spec import HISTORICAL, HOUR, HOURS28, TOTALS
 from .store import AccessToken, App, Store
 from .times import format_instant
 
@@ -33,7 +33,7 @@ def seed(store: Store, now: float) -> IngestSummary | None:
     if store.get_meta(SEEDED_KEY):
         return None
     records = list(simulate.demo_records(now))
-    summary = ingest_records(store, records, key=f"demo:{int(now) // 3600}", now=now)
+    summary = ingest_records(store, records, key=f"demo:{int(now) // HOUR}", now=now)
     store.set_meta(SEEDED_KEY, format_instant(now))
     return summary
 

@@ -255,7 +255,7 @@ def synthetic_batches(posts: int, events: int, now: float, seed: int = 1):
     author = rng.choice(authors, size=posts, p=rank_weights / rank_weights.sum())
     recent = rng.random(posts) < 0.7
     age_days = np.where(recent, rng.exponential(10, posts), rng.uniform(0, 150, posts))
-    created = (now_s - age_days * 86400 - rng.uniform(0, 3600, posts)).astype(np.int64)
+    created = (now_s - age_days * DAY - rng.uniform(0, HOUR, posts)).astype(np.int64)
     ids = ((created * 1000 - TWITTER_EPOCH_MS) << 22) | (np.arange(posts) & 0x3FFFFF)
     has_video = rng.random(posts) < 0.2
     video_number = np.cumsum(has_video)
@@ -299,15 +299,15 @@ def synthetic_batches(posts: int, events: int, now: float, seed: int = 1):
         post = np.minimum(np.searchsorted(cdf, rng.random(want)), posts - 1)
         age = np.where(
             rng.random(want) < 0.8,
-            rng.exponential(12 * 3600, want),
-            rng.exponential(240 * 3600, want),
+            rng.exponential(12 * HOUR, want),
+            rng.exponential(240 * HOUR, want),
         )
         at = created[post] + age.astype(np.int64)
         late = at > now_s
         at[late] = created[post][late] + (
             rng.random(late.sum()) * (now_s - created[post][late])
         ).astype(np.int64)
-        hour_of_day = (at // 3600) % 24
+        hour_of_day = (at // HOUR) % 24
         keep = rng.random(want) < 0.55 + 0.45 * np.sin((hour_of_day - 9) / 24 * 2 * np.pi)
         drawn.append((post[keep], at[keep]))
         have += int(keep.sum())

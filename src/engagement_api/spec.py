@@ -52,6 +52,10 @@ METRICS: tuple[Metric, ...] = (
 )
 METRIC_BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 METRIC_BY_CODE: dict[int, Metric] = {m.code: m for m in METRICS}
+# The metrics other code must name: engagements are derived from the other events; video
+# views are also kept per video, summed over every post that carries it.
+ENGAGEMENTS = METRIC_BY_NAME["engagements"]
+VIDEO_VIEWS = METRIC_BY_NAME["video_views"]
 
 # Event types accepted in ingested records: every metric but the derived `engagements`,
 # plus `other`, an interaction with no metric of its own.
@@ -194,11 +198,17 @@ class Messages:
     }
 
 
+# The partial-result lists about age, in the documented order (RULES.md section 7): (answer
+# key, the metrics it speaks of, its message, their age limit in days).
+AGE_LISTS: tuple[tuple[str, tuple[str, ...], str, int], ...] = tuple(
+    (key, tuple(m.name for m in METRICS if m.max_age_days == days), message, days)
+    for key, days, message in (
+        (UNSUPPORTED_IMPRESSIONS_KEY, ENGAGEMENTS.max_age_days, Messages.OLD_IMPRESSIONS),
+        (UNSUPPORTED_VIDEO_KEY, VIDEO_VIEWS.max_age_days, Messages.OLD_VIDEO_VIEWS),
+    )
+)
+
 # OAuth 1.0a clock tolerance and nonce memory (RULES.md D11).
 OAUTH_TIMESTAMP_WINDOW = 300
 NONCE_TTL = 600
 REQUEST_TOKEN_TTL = 15 * 60  # a 3-legged request token's life (issue 12)
-
-
-def metrics_for(endpoint: Endpoint) -> tuple[Metric, ...]:
-    return tuple(METRIC_BY_NAME[n] for n in endpoint.metrics)

@@ -103,7 +103,9 @@ _DURATION = re.compile(
     r"P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
 )
-_SECONDS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+_SECONDS = {
+    "weeks": 7 * spec.DAY, "days": spec.DAY, "hours": spec.HOUR, "minutes": 60, "seconds": 1,
+}  # fmt: skip
 
 
 def parse_duration(text: object) -> float:

@@ -19,15 +19,6 @@ from ..store import Post, Reads
 from ..times import format_instant
 from .served import age_cutoff, served_table
 
-# The partial-result lists about age, in the documented order (RULES.md section 7).
-AGE_LISTS = tuple(
-    (key, tuple(m.name for m in spec.METRICS if m.max_age_days == days), message, days)
-    for key, days, message in (
-        (spec.UNSUPPORTED_IMPRESSIONS_KEY, 90, Messages.OLD_IMPRESSIONS),
-        (spec.UNSUPPORTED_VIDEO_KEY, 1800, Messages.OLD_VIDEO_VIEWS),
-    )
-)
-
 
 def available_posts(reads: Reads, ids: Sequence[int], now: float) -> tuple[list[Post], list[int]]:
     """(posts that exist at `now` and are not deleted, in request order; the other ids)."""
@@ -71,7 +62,7 @@ def answer(reads: Reads, query: Query, principal: Principal, now: float) -> byte
         cutoff = age_cutoff(metric, query.endpoint, now)
         if cutoff is not None:
             unsupported[metric.name] = {p.id for p in available if p.created_ms < cutoff * 1000}
-    for key, names, message, days in AGE_LISTS:
+    for key, names, message, days in spec.AGE_LISTS:
         old = set().union(*(unsupported.get(n, set()) for n in names))
         if old:
             body[key] = [str(p.id) for p in available if p.id in old]

@@ -16,7 +16,6 @@ from ..shape import Table, timeline
 from ..spec import Metric
 from ..store import Post, Reads
 
-VIDEO_VIEWS = spec.METRIC_BY_NAME["video_views"]
 _CODE_INDEX_SIZE = max(m.code for m in spec.METRICS) + 1
 
 
@@ -75,7 +74,7 @@ def totals_rows(
     """
     post_ids = [p.id for p in posts]
     codes = [m.code for m in metrics]
-    video_column = codes.index(VIDEO_VIEWS.code) if VIDEO_VIEWS.code in codes else None
+    video_column = codes.index(spec.VIDEO_VIEWS.code) if spec.VIDEO_VIEWS.code in codes else None
     video_ids = [p.video_id for p in posts if p.video_id] if video_column is not None else []
     totals = reads.read_totals(post_ids, codes)
     videos = reads.read_video_totals(video_ids) if video_ids else {}

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import spec
 from ..ids import MAX_ID
 from ..spec import EVENT_TYPES, METRIC_BY_NAME, NON_INTERACTION_EVENTS, OTHER_EVENT
 
@@ -24,7 +25,6 @@ _CODE_OF_TYPE = np.array(
 )
 _IS_INTERACTION = np.array([t not in NON_INTERACTION_EVENTS for t in TYPE_ORDER])
 _IMPRESSIONS = TYPE_ORDER.index("impressions")
-ENGAGEMENTS = METRIC_BY_NAME["engagements"].code
 _PLAIN_COUNT = 2**40  # a million of these still sum within 64 bits
 _ID = r"^[1-9][0-9]{0,18}$"
 _AT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$"
@@ -143,7 +143,7 @@ def roll_up(events: Events) -> pa.Table:
         {
             "post_id": np.concatenate([events.post_id[own], events.post_id[interaction]]),
             "metric": np.concatenate(
-                [code[own], np.full(int(interaction.sum()), ENGAGEMENTS, dtype=np.int16)]
+                [code[own], np.full(int(interaction.sum()), spec.ENGAGEMENTS.code, dtype=np.int16)]
             ),
             "hour": np.concatenate([hour[own], hour[interaction]]),
             "count": np.concatenate([events.count[own], events.count[interaction]]),

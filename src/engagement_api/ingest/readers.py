@@ -42,11 +42,6 @@ class Chunk:
     def size(self) -> int:
         return self.table.num_rows if self.table is not None else len(self.records)
 
-    def record_at(self, row: int) -> tuple[int, dict | str]:
-        """(line, record) of a row of a table chunk, as the record path reads it."""
-        values = self.table.slice(row, 1).to_pylist()[0]
-        return self.first_line + row, clean_row(values)
-
     def records_at(self, rows: list[int]) -> list[tuple[int, dict | str]]:
         if self.table is None:
             return [self.records[r] for r in rows]

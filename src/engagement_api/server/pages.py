@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from .. import spec
 from ..auth import passwords
 from ..contract import ContractUnavailable
 from ..engagement import Services
@@ -30,7 +31,7 @@ from .asgi import body_of
 
 SESSION_COOKIE = "engagement_session"
 CSRF_COOKIE = "engagement_csrf"
-SESSION_HOURS = 8
+SESSION_SECONDS = 8 * spec.HOUR
 _TEMPLATES = Environment(
     loader=PackageLoader("engagement_api.portal", "templates"),
     autoescape=select_autoescape(["html"]),
@@ -166,14 +167,14 @@ class Pages:
 
     async def start_session(self, request: Request, person: Person) -> Response:
         session, now = secrets.token_urlsafe(32), int(time.time())
-        expires = now + SESSION_HOURS * 3600
+        expires = now + SESSION_SECONDS
         await run_in_threadpool(
             self.services.writer.add_session, session_hash(session), person.user.id,
             secrets.token_urlsafe(32), now, expires,
         )  # fmt: skip
         response = redirect("/")
         response.set_cookie(
-            SESSION_COOKIE, session, max_age=SESSION_HOURS * 3600, httponly=True,
+            SESSION_COOKIE, session, max_age=SESSION_SECONDS, httponly=True,
             samesite="strict", secure=behind_tls(request),
         )  # fmt: skip
         return response

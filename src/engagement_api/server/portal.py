@@ -193,7 +193,7 @@ def portal_routes(pages: Pages) -> list[Route]:
         if request.path_params["name"] != STYLESHEET:
             return Response(status_code=404)
         response = FileResponse(str(_STATIC / STYLESHEET), media_type="text/css")
-        response.headers["cache-control"] = "public, max-age=3600"
+        response.headers["cache-control"] = f"public, max-age={spec.HOUR}"
         return response
 
     return [

@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .base import AccessToken, App, Batch, Post, Reads, SchemaError, Store, User
+from .base import AccessToken, App, Batch, Post, User
+from .interface import Reads, Store
+from .migrations import SchemaError
 from .secrets import SecretBox
 
 __all__ = [

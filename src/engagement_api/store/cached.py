@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..spec import METRICS
-from .base import AccessToken, App, Post, Reads, Store
+from .base import AccessToken, App, Post
+from .interface import Reads, Store
 
 MAX_POSTS = 100_000  # remembered posts per worker (about 50 MB); then start again
 MAX_ACCOUNTS = 10_000  # remembered apps and tokens of each kind

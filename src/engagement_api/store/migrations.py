@@ -6,6 +6,10 @@ from functools import cache
 from importlib import resources
 
 
+class SchemaError(RuntimeError):
+    """The database holds a schema this version does not know."""
+
+
 @cache
 def migrations(engine: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
     """(version, statements) of every schema file of an engine, oldest first."""

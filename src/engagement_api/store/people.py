@@ -1,6 +1,6 @@
 """What the store keeps for people who sign in: passwords (argon2 hashes), operators, the apps
 they own and their callback URLs, Engagement API access requests, the request tokens of the
-3-legged flow, and portal sessions. The same SQL on both engines (`SqlRecords` mixes it in).
+3-legged flow, and portal sessions. The same SQL on both engines (`SqlStore` mixes it in).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class AccessRequest:
 
 
 class PeopleRecords:
-    """Mixed into `SqlRecords`: uses its `_one`, `_write`, `_lock`, `_db`, `_q`, `secrets`."""
+    """Mixed into `SqlStore`: uses its `_one`, `_write`, `_lock`, `_db`, `_q`, `secrets`."""
 
     _db: Any
 

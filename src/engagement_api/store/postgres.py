@@ -10,34 +10,26 @@ import contextlib
 import io
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import psycopg
 import pyarrow.csv as pa_csv
 
-from ..spec import METRIC_BY_NAME
-from .base import (
-    MAX_COUNT,
-    Batch,
-    HourlyCounts,
-    Post,
-    SchemaError,
-    add_sql,
-)
-from .migrations import latest, migrations, too_new
-from .records import SqlRecords
+from .. import spec
+from .base import MAX_COUNT, Batch, HourlyCounts, Post, add_sql
+from .migrations import SchemaError, latest, migrations, too_new
 from .secrets import SecretBox
+from .sql import SqlStore
+from .sql_reads import POST_COLUMNS
 
-VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
 _MIGRATION_LOCK = 0x656E6761  # pg_advisory_xact_lock key: one migrating process at a time
-_POST_COLUMNS = "id, author_id, created_ms, protected, deleted, video_id"
 
 
 def _add(table: str) -> str:
     return add_sql(table, "greatest")
 
 
-class PostgresStore(SqlRecords):
+class PostgresStore(SqlStore):
     placeholder = "%s"
 
     def __init__(self, url: str, secrets: SecretBox | None = None) -> None:
@@ -121,13 +113,13 @@ class PostgresStore(SqlRecords):
             for post_id, count in self._db.execute(
                 "SELECT post_id, count FROM post_totals WHERE post_id = ANY(%s::bigint[]) "
                 "AND metric = %s",
-                (moved, VIDEO_VIEWS),
+                (moved, spec.VIDEO_VIEWS.code),
             ):
                 moves[old_videos[post_id]] -= count
                 moves[posts[post_id].video_id] += count
         with self._db.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO posts({_POST_COLUMNS}) VALUES(%s,%s,%s,%s,%s,%s) "
+                f"INSERT INTO posts({POST_COLUMNS}) VALUES(%s,%s,%s,%s,%s,%s) "
                 "ON CONFLICT (id) DO UPDATE SET author_id=excluded.author_id, "
                 "created_ms=excluded.created_ms, protected=excluded.protected, "
                 "deleted=excluded.deleted, video_id=excluded.video_id",
@@ -173,7 +165,7 @@ class PostgresStore(SqlRecords):
             "JOIN posts p ON p.id = s.post_id "
             "WHERE s.metric = %s AND p.video_id IS NOT NULL GROUP BY p.video_id "
             "ON CONFLICT (video_id) DO UPDATE SET count = " + _add("video_totals"),
-            (VIDEO_VIEWS,),
+            (spec.VIDEO_VIEWS.code,),
         )
 
     def _add_video_totals(self, per_video: Mapping[str, int]) -> None:
@@ -185,73 +177,9 @@ class PostgresStore(SqlRecords):
                     [(video, min(n, MAX_COUNT)) for video, n in per_video.items()],
                 )
 
-    # -- reads for the endpoints -------------------------------------------------------
-    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_POST_COLUMNS} FROM posts WHERE id = ANY(%s::bigint[])", (list(ids),)
-            ).fetchall()
-        return {r[0]: Post(*r) for r in rows}
-
-    def recent_posts(self, limit: int, author_id: int | None = None) -> list[Post]:
-        where, args = ("WHERE author_id=%s", (author_id, limit)) if author_id else ("", (limit,))
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_POST_COLUMNS} FROM posts {where} ORDER BY id DESC LIMIT %s", args
-            ).fetchall()
-        return [Post(*r) for r in rows]
-
-    def read_totals(
-        self, post_ids: Sequence[int], metric_codes: Sequence[int]
-    ) -> dict[tuple[int, int], int]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT post_id, metric, count FROM post_totals "
-                "WHERE post_id = ANY(%s::bigint[]) AND metric = ANY(%s::smallint[])",
-                (list(post_ids), list(metric_codes)),
-            ).fetchall()
-        return {(p, m): n for p, m, n in rows}
-
-    def read_video_totals(self, video_ids: Iterable[str]) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT video_id, count FROM video_totals WHERE video_id = ANY(%s::text[])",
-                (list(dict.fromkeys(video_ids)),),
-            ).fetchall()
-        return dict(rows)
-
-    def read_hourly(
-        self, post_ids: Sequence[int], metric_codes: Sequence[int], start_hour: int, end_hour: int
-    ) -> list[tuple[int, int, int, int]]:
-        with self._lock:
-            return self._db.execute(
-                "SELECT post_id, metric, hour, count FROM post_hourly "
-                "WHERE post_id = ANY(%s::bigint[]) AND metric = ANY(%s::smallint[]) "
-                "AND hour >= %s AND hour < %s",
-                (list(post_ids), list(metric_codes), start_hour, end_hour),
-            ).fetchall()
-
-    def read_counts_since(
-        self, post_ids: Sequence[int], metric_codes: Sequence[int], from_hour: int
-    ) -> dict[tuple[int, int], int]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT post_id, metric, sum(count)::bigint FROM post_hourly "
-                "WHERE post_id = ANY(%s::bigint[]) AND metric = ANY(%s::smallint[]) "
-                "AND hour >= %s GROUP BY post_id, metric",
-                (list(post_ids), list(metric_codes), from_hour),
-            ).fetchall()
-        return {(p, m): n for p, m, n in rows}
-
-    def read_video_counts_since(self, video_ids: Iterable[str], from_hour: int) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT p.video_id, sum(h.count)::bigint FROM posts p JOIN post_hourly h "
-                "ON h.post_id = p.id AND h.metric = %s AND h.hour >= %s "
-                "WHERE p.video_id = ANY(%s::text[]) GROUP BY p.video_id",
-                (VIDEO_VIEWS, from_hour, list(dict.fromkeys(video_ids))),
-            ).fetchall()
-        return dict(rows)
+    # -- in-lists ----------------------------------------------------------------------
+    def _in_lists(self, column: str, values: Sequence, sql_type: str):
+        yield f"{column} = ANY(?::{sql_type}[])", [list(values)]
 
 
 class _AlreadyApplied(Exception):

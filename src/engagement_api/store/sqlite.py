@@ -8,27 +8,19 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from ..spec import METRIC_BY_NAME
-from .base import (
-    MAX_COUNT,
-    Batch,
-    HourlyCounts,
-    Post,
-    SchemaError,
-    add_sql,
-)
+from .. import spec
+from .base import MAX_COUNT, Batch, HourlyCounts, Post, add_sql
 from .changes import ChangeCounter
-from .migrations import latest, migrations, too_new
-from .records import SqlRecords
+from .migrations import SchemaError, latest, migrations, too_new
 from .secrets import SecretBox
+from .sql import SqlStore
 
 PRAGMA_EVERY = 1.0  # seconds between PRAGMA data_version checks (see changes())
 
-VIDEO_VIEWS = METRIC_BY_NAME["video_views"].code
-_CHUNK = 900  # ids per IN (...) list
+_CHUNK = 900  # values per IN (...) list, well under SQLite's bound on parameters
 
 
 def _marks(n: int) -> str:
@@ -40,7 +32,7 @@ def _chunks(items: Sequence, size: int = _CHUNK):
         yield items[i : i + size]
 
 
-class SQLiteStore(SqlRecords):
+class SQLiteStore(SqlStore):
     def __init__(
         self, path: str | os.PathLike, url: str | None = None, secrets: SecretBox | None = None
     ) -> None:
@@ -167,7 +159,7 @@ class SQLiteStore(SqlRecords):
             if post.id in old_videos and old_videos[post.id] != post.video_id:
                 row = self._db.execute(
                     "SELECT count FROM post_totals WHERE post_id=? AND metric=?",
-                    (post.id, VIDEO_VIEWS),
+                    (post.id, spec.VIDEO_VIEWS.code),
                 ).fetchone()
                 if row and row[0]:
                     moves[old_videos[post.id]] -= row[0]
@@ -198,7 +190,7 @@ class SQLiteStore(SqlRecords):
             "ON CONFLICT(post_id, metric) DO UPDATE SET count=" + add_sql("post_totals"),
             totals,
         )
-        video_views = {p: n for p, m, n in totals if m == VIDEO_VIEWS}
+        video_views = {p: n for p, m, n in totals if m == spec.VIDEO_VIEWS.code}
         if video_views:
             per_video: dict[str, int] = defaultdict(int)
             for chunk in _chunks(list(video_views)):
@@ -217,111 +209,7 @@ class SQLiteStore(SqlRecords):
             ((video, min(n, MAX_COUNT)) for video, n in per_video.items()),
         )
 
-    # -- reads for the endpoints -------------------------------------------------------
-    def get_posts(self, ids: Iterable[int]) -> dict[int, Post]:
-        ids = list(ids)
-        found: dict[int, Post] = {}
-        with self._lock:
-            for chunk in _chunks(ids):
-                for row in self._db.execute(
-                    "SELECT id, author_id, created_ms, protected, deleted, video_id FROM posts "
-                    f"WHERE id IN ({_marks(len(chunk))})",
-                    chunk,
-                ):
-                    found[row[0]] = Post._make(row)
-        return found
-
-    def recent_posts(self, limit: int, author_id: int | None = None) -> list[Post]:
-        where, args = ("WHERE author_id=?", (author_id, limit)) if author_id else ("", (limit,))
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, author_id, created_ms, protected, deleted, video_id FROM posts "
-                f"{where} ORDER BY id DESC LIMIT ?",
-                args,
-            ).fetchall()
-        return [Post(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5]) for r in rows]
-
-    def read_totals(
-        self, post_ids: Sequence[int], metric_codes: Sequence[int]
-    ) -> dict[tuple[int, int], int]:
-        # One range scan per post beats one seek per (post, metric) pair: filter here.
-        wanted = set(metric_codes)
-        low, high = min(wanted), max(wanted)
-        out: dict[tuple[int, int], int] = {}
-        with self._lock:
-            for chunk in _chunks(list(post_ids)):
-                rows = self._db.execute(
-                    "SELECT post_id, metric, count FROM post_totals "
-                    f"WHERE post_id IN ({_marks(len(chunk))}) AND metric BETWEEN ? AND ?",
-                    (*chunk, low, high),
-                )
-                for post_id, metric, count in rows:
-                    if metric in wanted:
-                        out[post_id, metric] = count
-        return out
-
-    def read_video_totals(self, video_ids: Iterable[str]) -> dict[str, int]:
-        videos = list(dict.fromkeys(video_ids))
-        out: dict[str, int] = {}
-        with self._lock:
-            for chunk in _chunks(videos):
-                out.update(
-                    self._db.execute(
-                        "SELECT video_id, count FROM video_totals "
-                        f"WHERE video_id IN ({_marks(len(chunk))})",
-                        chunk,
-                    ).fetchall()
-                )
-        return out
-
-    def read_hourly(
-        self, post_ids: Sequence[int], metric_codes: Sequence[int], start_hour: int, end_hour: int
-    ) -> list[tuple[int, int, int, int]]:
-        out: list[tuple[int, int, int, int]] = []
-        with self._lock:
-            for chunk in _chunks(list(post_ids)):
-                out.extend(
-                    self._db.execute(
-                        "SELECT post_id, metric, hour, count FROM post_hourly "
-                        f"WHERE post_id IN ({_marks(len(chunk))}) "
-                        f"AND metric IN ({_marks(len(metric_codes))}) AND hour >= ? AND hour < ?",
-                        (*chunk, *metric_codes, start_hour, end_hour),
-                    ).fetchall()
-                )
-        return out
-
-    def read_counts_since(
-        self, post_ids: Sequence[int], metric_codes: Sequence[int], from_hour: int
-    ) -> dict[tuple[int, int], int]:
-        out: dict[tuple[int, int], int] = {}
-        with self._lock:
-            for chunk in _chunks(list(post_ids)):
-                rows = self._db.execute(
-                    "SELECT post_id, metric, sum(count) FROM post_hourly "
-                    f"WHERE post_id IN ({_marks(len(chunk))}) "
-                    f"AND metric IN ({_marks(len(metric_codes))}) AND hour >= ? "
-                    "GROUP BY post_id, metric",
-                    (*chunk, *metric_codes, from_hour),
-                )
-                out.update(((p, m), n) for p, m, n in rows)
-        return out
-
-    def read_video_counts_since(self, video_ids: Iterable[str], from_hour: int) -> dict[str, int]:
-        videos = list(dict.fromkeys(video_ids))
-        out: dict[str, int] = {}
-        with self._lock:
-            for chunk in _chunks(videos):
-                out.update(
-                    self._db.execute(
-                        "SELECT p.video_id, sum(h.count) FROM posts p JOIN post_hourly h "
-                        "ON h.post_id = p.id AND h.metric = ? AND h.hour >= ? "
-                        f"WHERE p.video_id IN ({_marks(len(chunk))}) GROUP BY p.video_id",
-                        (VIDEO_VIEWS, from_hour, *chunk),
-                    ).fetchall()
-                )
-        return out
-
-    # -- users, apps, tokens -----------------------------------------------------------
-    _APP_COLUMNS = "id, name, consumer_key, consumer_secret, approved, rate_limit"
-
-    # -- bookkeeping -------------------------------------------------------------------
+    # -- in-lists ----------------------------------------------------------------------
+    def _in_lists(self, column: str, values: Sequence, sql_type: str):
+        for chunk in _chunks(values):
+            yield f"{column} IN ({_marks(len(chunk))})", list(chunk)
