@@ -17,7 +17,6 @@ import pyarrow.csv as pa_csv
 
 from .. import spec
 from .base import MAX_COUNT, Batch, HourlyCounts, Post, add_sql
-from .migrations import SchemaError, latest, migrations, too_new
 from .secrets import SecretBox
 from .sql import SqlStore
 from .sql_reads import POST_COLUMNS
@@ -30,6 +29,7 @@ def _add(table: str) -> str:
 
 
 class PostgresStore(SqlStore):
+    engine = "postgresql"
     placeholder = "%s"
 
     def __init__(self, url: str, secrets: SecretBox | None = None) -> None:
@@ -58,21 +58,8 @@ class PostgresStore(SqlStore):
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row[0]) if row else 0
 
-    def _migrate(self) -> None:
-        with self._lock, self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            current = self.schema_version()
-            if current > latest("postgresql"):
-                raise SchemaError(too_new(self.url, current, "postgresql"))
-            for version, statements in migrations("postgresql"):
-                if version > current:
-                    for statement in statements:
-                        self._db.execute(statement)
-                    self._db.execute(
-                        "INSERT INTO meta(key, value) VALUES('schema_version', %s) "
-                        "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
-                        (str(version),),
-                    )
+    def _lock_for_migration(self) -> None:
+        self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
 
     # -- ingest ------------------------------------------------------------------------
     def apply_batch(self, batch: Batch) -> bool:

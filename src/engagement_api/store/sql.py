@@ -17,6 +17,7 @@ from typing import Any
 from .. import spec
 from .accounts import AccountRecords
 from .interface import Store
+from .migrations import SchemaError, latest, migrations, too_new
 from .people import PeopleRecords
 from .secrets import SecretBox
 from .sql_reads import SqlReads
@@ -25,6 +26,7 @@ from .sql_reads import SqlReads
 class SqlStore(SqlReads, AccountRecords, PeopleRecords, Store):
     """Shared statements over a DB-API connection `self._db`, guarded by `self._lock`."""
 
+    engine: str  # the schema files' prefix: "sqlite", "postgresql"
     placeholder = "?"
     _db: Any
 
@@ -75,6 +77,30 @@ class SqlStore(SqlReads, AccountRecords, PeopleRecords, Store):
 
     def _executemany(self, sql: str, rows: Iterable) -> None:
         raise NotImplementedError
+
+    # -- schema ------------------------------------------------------------------------
+    def _lock_for_migration(self) -> None:
+        """Inside the migration's transaction: keep other processes from migrating at once
+        (SQLite's BEGIN IMMEDIATE already does)."""
+
+    def _migrate(self) -> None:
+        """Apply the schema files this store has not seen, in one transaction."""
+        with self._transaction():
+            self._lock_for_migration()
+            current = self.schema_version()
+            if current > latest(self.engine):
+                raise SchemaError(too_new(self.url, current, self.engine))
+            for version, statements in migrations(self.engine):
+                if version > current:
+                    for statement in statements:
+                        self._db.execute(statement)
+                    self._db.execute(
+                        self._q(
+                            "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value=excluded.value"
+                        ),
+                        (str(version),),
+                    )
 
     # -- secrets at rest -----------------------------------------------------------------
     _SECRET_COLUMNS = (("apps", "id", "consumer_secret"), ("access_tokens", "token", "secret"))

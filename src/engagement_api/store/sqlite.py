@@ -14,7 +14,6 @@ from pathlib import Path
 from .. import spec
 from .base import MAX_COUNT, Batch, HourlyCounts, Post, add_sql
 from .changes import ChangeCounter
-from .migrations import SchemaError, latest, migrations, too_new
 from .secrets import SecretBox
 from .sql import SqlStore
 
@@ -33,6 +32,8 @@ def _chunks(items: Sequence, size: int = _CHUNK):
 
 
 class SQLiteStore(SqlStore):
+    engine = "sqlite"
+
     def __init__(
         self, path: str | os.PathLike, url: str | None = None, secrets: SecretBox | None = None
     ) -> None:
@@ -109,21 +110,6 @@ class SQLiteStore(SqlStore):
             return 0
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row[0]) if row else 0
-
-    def _migrate(self) -> None:
-        with self._transaction():
-            current = self.schema_version()
-            if current > latest("sqlite"):
-                raise SchemaError(too_new(self.url, current, "sqlite"))
-            for version, statements in migrations("sqlite"):
-                if version > current:
-                    for statement in statements:
-                        self._db.execute(statement)
-                    self._db.execute(
-                        "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                        (str(version),),
-                    )
 
     # -- ingest ------------------------------------------------------------------------
     def apply_batch(self, batch: Batch) -> bool:
