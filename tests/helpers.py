@@ -46,6 +46,9 @@ def clock() -> FrozenClock:
 
 
 ENGINES = os.environ.get("ENGAGEMENT_API_TEST_ENGINES", "sqlite,postgresql").split(",")
+if os.environ.get("ENGAGEMENT_API_TEST_DEPLOYMENT") == "replicas":  # see deployment.py
+    ENGINES = ["postgresql"]
+AFTER_INGEST: list = []  # called after every ingest (a deployment waits for its replica)
 
 
 @pytest.fixture(scope="session")
@@ -56,16 +59,22 @@ def postgres_server() -> Iterator[PostgresServer]:
     server.stop()
 
 
+def new_store_url(engine: str, folder, postgres: PostgresServer | None = None) -> str:
+    """A fresh, empty store: a SQLite file in an empty `folder`, or a schema of `postgres`."""
+    if engine == "sqlite":
+        return f"sqlite:///{folder}/store.db"
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    return postgres.url(schema=schema)
+
+
 @pytest.fixture(params=ENGINES)
 def store_url(request, tmp_path) -> str:
     """A fresh, empty store of each engine: a SQLite file, or a PostgreSQL schema."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/store.db"
-    server = request.getfixturevalue("postgres_server")
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(server.url(), autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    return server.url(schema=schema)
+        return new_store_url("sqlite", tmp_path)
+    return new_store_url("postgresql", tmp_path, request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture
@@ -85,6 +94,8 @@ def ingest(store: Store, records: list[dict], now: float | None = None) -> None:
         on_reject=lambda line, reason: rejected.append((line, reason)),
     )
     assert not rejected, rejected
+    for hook in AFTER_INGEST:
+        hook()
 
 
 def post(post_id, author_id, handle, created_at=None, **fields) -> dict:
@@ -147,9 +158,36 @@ def running(app) -> Iterator[str]:
 
 
 @pytest.fixture
-def server(store, clock) -> Iterator[Server]:
+def server(request, store, clock) -> Iterator[Server]:
+    """The server of a test: one app in a thread, or with ENGAGEMENT_API_TEST_DEPLOYMENT=replicas
+    two hosts over a primary, its replica and one Redis (deployment.py)."""
+    from deployment import ACTIVE, deployed
+
+    if ACTIVE:
+        fixtures = ("postgres_server", "replica_server", "redis_for_hosts")
+        with deployed(store, clock, *map(request.getfixturevalue, fixtures)) as hosts:
+            yield hosts
+        return
     with running(create_app(store, clock)) as url:
         yield Server(url, store, clock)
+
+
+@pytest.fixture(scope="session")
+def replica_server(postgres_server) -> Iterator[PostgresServer]:
+    """A streaming replica of the tests' PostgreSQL (deployment.py)."""
+    replica = PostgresServer(replica_of=postgres_server)
+    yield replica
+    replica.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_for_hosts():
+    """The one Redis of a deployment's hosts (deployment.py)."""
+    from redis_server import RedisServer
+
+    found = RedisServer()
+    yield found
+    found.stop()
 
 
 @dataclass

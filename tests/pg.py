@@ -24,7 +24,10 @@ def binaries() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """A server of its own; with `replica_of`, a streaming replica of that one, made with
+    `pg_basebackup -R` (it follows the primary from then on)."""
+
+    def __init__(self, replica_of: PostgresServer | None = None) -> None:
         bindir = binaries()
         if bindir is None:
             raise RuntimeError("PostgreSQL binaries not found (apt-get install postgresql)")
@@ -36,34 +39,34 @@ class PostgresServer:
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self._as:
             shutil.chown(self.folder, "postgres")
-        self._run(
-            bindir / "initdb",
-            "-D",
-            self.data,
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        )
+        if replica_of is None:
+            self._run(
+                bindir / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+                "--no-sync", "-E", "UTF8",
+            )  # fmt: skip
+        else:
+            self._run(
+                bindir / "pg_basebackup", "-D", self.data, "-R", "-X", "stream", "-c", "fast",
+                "-h", "127.0.0.1", "-p", str(replica_of.port), "-U", "postgres",
+            )  # fmt: skip
+        self._pg_ctl = bindir / "pg_ctl"
+        self.start()
+
+    def start(self) -> None:
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
             f"-c unix_socket_directories={self.folder} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+            "-c wal_receiver_status_interval=1"
         )
         self._run(
-            bindir / "pg_ctl",
-            "-D",
-            self.data,
-            "-o",
-            options,
-            "-l",
-            self.folder / "log",
-            "-w",
+            self._pg_ctl, "-D", self.data, "-o", options, "-l", self.folder / "log", "-w",
             "start",
-        )
-        self._pg_ctl = bindir / "pg_ctl"
+        )  # fmt: skip
+
+    def halt(self) -> None:
+        """Stop at once, as a crash would (start() brings it back)."""
+        self._run(self._pg_ctl, "-D", self.data, "-m", "immediate", "-w", "stop")
 
     def _run(self, *args) -> None:
         subprocess.run([*self._as, *map(str, args)], check=True, capture_output=True, timeout=120)

@@ -52,6 +52,10 @@ class RedisServer:
                 assert time.monotonic() < deadline, "redis-server did not start"
                 time.sleep(0.05)
 
+    def flush(self) -> None:
+        """Forget every key (a test starting afresh)."""
+        redis.Redis.from_url(self.url).flushdb()
+
     def kill(self) -> None:
         """As a crash would: no goodbye."""
         if self.process is not None:

@@ -87,8 +87,12 @@ class Prepared:
     app_id: str
 
 
-def prepare(folder: Path, records: list[dict] | None = None, *app_options: str) -> Prepared:
-    store = f"sqlite:///{folder}/store.db"
+def prepare(
+    folder: Path, records: list[dict] | None = None, *app_options: str, store: str | None = None
+) -> Prepared:
+    """A store (a SQLite file in `folder` unless `store` names one) with `records`, an app and
+    an admin token."""
+    store = store or f"sqlite:///{folder}/store.db"
     env = {**os.environ, "ENGAGEMENT_API_KEY_FILE": str(folder / "secrets.key")}
     if records:
         data = folder / "records.ndjson"

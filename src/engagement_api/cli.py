@@ -12,7 +12,15 @@ import click
 
 from .clock import Clock, clock_from
 from .server import limits
-from .store import SchemaError, Store, default_store_url, open_store
+from .store import (
+    DEFAULT_MAX_LAG,
+    MAX_LAG_ENV,
+    READ_STORES_ENV,
+    SchemaError,
+    Store,
+    default_store_url,
+    open_store,
+)
 from .times import format_instant, parse_instant
 
 STORE_ENV = "ENGAGEMENT_API_STORE"
@@ -28,12 +36,27 @@ class Context:
         now: float | None,
         key_file: str | None = None,
         redis_url: str | None = None,
+        read_stores: tuple[str, ...] = (),
+        max_replica_lag: float = DEFAULT_MAX_LAG,
     ) -> None:
         self.store_url = store_url
         self.now = now
         self.key_file = key_file
         self.redis_url = redis_url
+        self.read_stores = read_stores
+        self.max_replica_lag = max_replica_lag
         self._store: Store | None = None
+
+    def read_router(self, watch: bool = True):
+        """The read replicas' router, or None without --read-store."""
+        if not self.read_stores:
+            return None
+        from .store.replicas import ReadRouter
+
+        try:
+            return ReadRouter(self.store(), self.read_stores, self.max_replica_lag, watch=watch)
+        except (SchemaError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
 
     @property
     def clock(self) -> Clock:
@@ -95,6 +118,21 @@ def _emit(document: dict) -> None:
     f"serving the store (env {REDIS_ENV}); without it they are shared by this host's "
     "processes only.",
 )
+@click.option(
+    "--read-store",
+    "read_stores",
+    multiple=True,
+    help="A PostgreSQL streaming replica of --store that serves the engagement reads "
+    f"(repeatable; env {READ_STORES_ENV}, comma-separated).",
+)
+@click.option(
+    "--max-replica-lag",
+    type=click.FloatRange(0),
+    default=DEFAULT_MAX_LAG,
+    show_default=True,
+    envvar=MAX_LAG_ENV,
+    help=f"Seconds of replay lag past which a read store is left out (env {MAX_LAG_ENV}).",
+)
 @click.version_option(package_name="engagement-api")
 @click.pass_context
 def main(
@@ -103,13 +141,20 @@ def main(
     now: float | None,
     key_file: str | None,
     redis_url: str | None,
+    read_stores: tuple[str, ...],
+    max_replica_lag: float,
 ) -> None:
     """An open, self-hostable Engagement API: serve it, feed it, manage its credentials."""
     if key_file:
         os.environ[KEY_FILE_ENV] = key_file  # worker processes of serve read it too
     if redis_url:
         os.environ[REDIS_ENV] = redis_url
-    ctx.obj = Context(store_url, now, key_file, redis_url)
+    if not read_stores:
+        found = os.environ.get(READ_STORES_ENV, "")
+        read_stores = tuple(url.strip() for url in found.split(",") if url.strip())
+    os.environ[READ_STORES_ENV] = ",".join(read_stores)
+    os.environ[MAX_LAG_ENV] = str(max_replica_lag)
+    ctx.obj = Context(store_url, now, key_file, redis_url, read_stores, max_replica_lag)
     ctx.call_on_close(lambda: ctx.obj._store and ctx.obj._store.close())
 
 
@@ -241,6 +286,7 @@ def serve(
             contract=contract,
             control_api=control,
             faults=faults if toolkit else None,
+            read_router=obj.read_router(),
         )
         tune_gc()
         uvicorn.run(app, **options)
@@ -671,6 +717,67 @@ def db_upgrade(obj: Context) -> None:
         f"{store.url}: schema version {store.schema_version()} "
         f"(this engagement-api: {latest(engine)})"
     )
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.pass_obj
+def db_status(obj: Context, as_json: bool) -> None:
+    """The primary store and each read store: its replay lag, and whether reads would use it
+    (exits 1 when a read store is unusable)."""
+    store = obj.store()
+    primary = {
+        "url": _shown_url(store.url),
+        "schema_version": store.schema_version(),
+        "data_version": store.versions()[0],
+    }
+    router = obj.read_router(watch=False)
+    replicas = []
+    if router is not None:
+        for status in router.check():
+            replicas.append(
+                {
+                    "url": _shown_url(status.url),
+                    "reachable": status.reachable,
+                    "lag_seconds": None if status.lag is None else round(status.lag, 3),
+                    "behind_bytes": status.behind_bytes,
+                    "in_use": status.usable(obj.max_replica_lag),
+                    "error": status.error,
+                }
+            )
+        router.close()
+    if as_json:
+        _emit({"primary": primary, "read_stores": replicas, "max_replica_lag": obj.max_replica_lag})
+    else:
+        click.echo(
+            f"primary     {primary['url']}  schema {primary['schema_version']}, "
+            f"data version {primary['data_version']}"
+        )
+        for replica in replicas:
+            if not replica["reachable"] or replica["error"]:
+                state = f"left out: {replica['error'] or 'unreachable'}"
+            elif replica["in_use"]:
+                state = "in use"
+            else:
+                state = f"left out: lag above {obj.max_replica_lag:g} s"
+            lag = replica["lag_seconds"]
+            shown = "lag unknown" if lag is None else f"lag {lag:g} s"
+            click.echo(f"read store  {replica['url']}  {shown}  {state}")
+        if not replicas:
+            click.echo("no read store (--read-store): the primary answers every read")
+    if any(not replica["in_use"] for replica in replicas):
+        sys.exit(1)
+
+
+def _shown_url(url: str) -> str:
+    """A store URL with its password, if any, hidden."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @db.command("rotate-key")

@@ -15,6 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -33,6 +34,9 @@ from .outcome import Answer, EngagementRequest, Trace, refusal
 from .rendered import MAX_BYTES, RenderedMembers
 from .usage import HandleUsage, billing_month, parse_month, usage_document
 
+if TYPE_CHECKING:  # psycopg is imported only when replicas are used
+    from ..store.replicas import ReadRouter
+
 
 class Services:
     """What every request of one worker shares: its memory of the store, the contract, the
@@ -47,10 +51,11 @@ class Services:
         max_posts: int = MAX_POSTS,
         max_rendered_bytes: int = MAX_BYTES,
         control: Control | None = None,
+        read_router: ReadRouter | None = None,
     ) -> None:
-        self.store = store  # read on the event loop; never written there
+        self.store = store  # the primary, read on the event loop; never written there
         self._writer: Store | None = None
-        self.memory = WorkerMemory(store, max_posts)
+        self.memory = WorkerMemory(store, max_posts, read_router)
         self.rendered = RenderedMembers(self.memory.reads, max_rendered_bytes)
         self.usage = HandleUsage()
         self.contract = contract

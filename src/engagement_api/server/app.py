@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -28,6 +29,9 @@ from ..control import Control, FaultRule
 from ..engagement import Services
 from ..errors import ApiError
 from ..store import Store
+
+if TYPE_CHECKING:
+    from ..store.replicas import ReadRouter
 from .admin import admin_ingest_handler
 from .asgi import Application, body_of
 from .control import control_routes
@@ -50,13 +54,15 @@ def create_app(
     control_api: bool = False,
     faults: tuple[FaultRule, ...] | None = None,
     toolkit: bool = False,
+    read_router: ReadRouter | None = None,
 ) -> Application:
     """`clock` is the data clock of every time rule; `wall_clock` checks OAuth timestamps;
     `contract` keeps allowances and nonces (this process's memory when not given).
     `control_api` serves the integrator's toolkit under /_control/. The toolkit's settings
     (faults, the clock) apply with `control_api`, `faults` or `toolkit`; `faults` also starts
     them anew with those rules, clearing an earlier run's (`serve` does that once for all its
-    workers, which pass `toolkit` only)."""
+    workers, which pass `toolkit` only). `read_router` sends the engagement reads to read
+    replicas of `store`."""
     contract = contract or MemoryContract()
     clock, wall_clock = clock or SystemClock(), wall_clock or SystemClock()
     control = None
@@ -64,7 +70,9 @@ def create_app(
         control = Control(contract, clock, wall_clock)
         if faults is not None:
             control.start(list(faults))
-    services = Services(store, contract, clock, wall_clock, control=control)
+    services = Services(
+        store, contract, clock, wall_clock, control=control, read_router=read_router
+    )
     accounts = services.memory.accounts
     wall = services.wall_clock
 
@@ -160,6 +168,18 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+def read_router_from_env(store: Store) -> ReadRouter | None:
+    """The read replicas `serve` was given (ENGAGEMENT_API_READ_STORES), if any."""
+    from ..store import READ_STORES_ENV
+    from ..store.replicas import ReadRouter, read_stores_from_env
+
+    urls, max_lag = read_stores_from_env()
+    if not urls:
+        return None
+    log.info("engagement reads: %d read store(s) from %s", len(urls), READ_STORES_ENV)
+    return ReadRouter(store, urls, max_lag)
+
+
 def app_from_env() -> Application:
     """The app of one worker process of `serve --workers N`: configured by the environment."""
     import os
@@ -171,12 +191,14 @@ def app_from_env() -> Application:
     now = os.environ.get("ENGAGEMENT_API_NOW")
     url = os.environ["ENGAGEMENT_API_STORE"]
     control = os.environ.get(CONTROL_ENV) == "1"
+    store = open_store(url)
     app = create_app(
-        open_store(url),
+        store,
         clock_from(parse_instant(now) if now else None),
         contract=open_contract(url, os.environ.get(REDIS_ENV)),
         control_api=control,
         toolkit=os.environ.get(FAULTS_ENV) == "1",  # serve started the settings: follow them
+        read_router=read_router_from_env(store),
     )
     tune_gc()
     return app

@@ -13,6 +13,11 @@ from .interface import Reads, Store
 from .migrations import SchemaError
 from .secrets import SecretBox
 
+# Read replicas (store/replicas.py), named here so that the command line need not import them.
+READ_STORES_ENV = "ENGAGEMENT_API_READ_STORES"  # comma-separated
+MAX_LAG_ENV = "ENGAGEMENT_API_MAX_REPLICA_LAG"
+DEFAULT_MAX_LAG = 5.0  # seconds
+
 __all__ = [
     "AccessToken",
     "App",

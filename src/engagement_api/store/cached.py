@@ -13,10 +13,14 @@ apps and tokens, so creating one needs no version.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from ..spec import METRICS
 from .base import AccessToken, App, Post
 from .interface import Reads, Store
+
+if TYPE_CHECKING:
+    from .replicas import ReadRouter
 
 MAX_POSTS = 100_000  # remembered posts per worker (about 50 MB); then start again
 MAX_ACCOUNTS = 10_000  # remembered apps and tokens of each kind
@@ -29,23 +33,21 @@ class CachedReads(Reads):
     version moves. `generation` counts the forgettings: memories built on top of these
     reads (rendered answers) keep it beside what they remember."""
 
-    def __init__(self, store: Store, max_posts: int = MAX_POSTS) -> None:
+    def __init__(self, store: Reads, max_posts: int = MAX_POSTS) -> None:
         self._store = store
         self._max_posts = max_posts
-        self._version: int | None = None
+        self._version: object = None  # the data version (with the replica's URL, if any)
         self.generation = 0
         self._forget()
 
-    def sync(self, version: int) -> None:
+    def sync(self, version: object) -> None:
         """Forget everything if the data version is not the one remembered under."""
         if version != self._version:
             self._forget()
             self._version = version
 
     def data_version(self) -> int:
-        if self._version is None:
-            self._version = self._store.data_version()
-        return self._version
+        return self._store.data_version()
 
     def get_posts(self, ids: Sequence[int]) -> dict[int, Post]:
         posts = self._posts
@@ -175,11 +177,18 @@ class CachedAccounts:
 
 
 class WorkerMemory:
-    """Both memories of one worker over one store, brought up to date once per request."""
+    """Both memories of one worker over one store, brought up to date once per request.
 
-    def __init__(self, store: Store, max_posts: int = MAX_POSTS) -> None:
+    With read replicas (`router`), the engagement reads are remembered under (the replica that
+    answers, its data version): a switch to another replica, or to the primary, forgets them.
+    Apps and tokens are always the primary's."""
+
+    def __init__(
+        self, store: Store, max_posts: int = MAX_POSTS, router: ReadRouter | None = None
+    ) -> None:
         self.store = store
-        self.reads = CachedReads(store, max_posts)
+        self.router = router
+        self.reads = CachedReads(router or store, max_posts)
         self.accounts = CachedAccounts(store)
         self._marker: object = None
 
@@ -187,9 +196,12 @@ class WorkerMemory:
         marker = self.store.changes()
         if marker != self._marker:
             data, accounts = self.store.versions()
-            self.reads.sync(data)
+            if self.router is None:
+                self.reads.sync(data)
             self.accounts.sync(accounts)
             self._marker = marker
+        if self.router is not None:
+            self.reads.sync(self.router.version())
 
 
 _UNKNOWN = object()

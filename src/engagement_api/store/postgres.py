@@ -17,10 +17,12 @@ import pyarrow.csv as pa_csv
 
 from .. import spec
 from .base import MAX_COUNT, Batch, HourlyCounts, Post, add_sql
+from .migrations import SchemaError, latest
 from .secrets import SecretBox
 from .sql import SqlStore
 from .sql_reads import POST_COLUMNS
 
+CONNECT_TIMEOUT = 5  # seconds
 _MIGRATION_LOCK = 0x656E6761  # pg_advisory_xact_lock key: one migrating process at a time
 
 
@@ -32,13 +34,21 @@ class PostgresStore(SqlStore):
     engine = "postgresql"
     placeholder = "%s"
 
-    def __init__(self, url: str, secrets: SecretBox | None = None) -> None:
+    def __init__(self, url: str, secrets: SecretBox | None = None, read_only: bool = False) -> None:
+        """`read_only`: a streaming replica, only read (nothing is migrated or sealed; its
+        schema must be this version's)."""
         super().__init__(secrets)
         self.url = url
         try:
-            self._db = psycopg.connect(url, autocommit=True)
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.OperationalError as error:
             raise ValueError(f"cannot connect to {url}: {error}".strip()) from None
+        if read_only:
+            found, expected = self.schema_version(), latest(self.engine)
+            if found != expected:
+                self.close()
+                raise SchemaError(f"{url} holds schema {found}, not {expected}: not a replica")
+            return
         self._migrate()
         self.seal_plain_secrets()
 
@@ -163,6 +173,29 @@ class PostgresStore(SqlStore):
                     "ON CONFLICT (video_id) DO UPDATE SET count = " + _add("video_totals"),
                     [(video, min(n, MAX_COUNT)) for video, n in per_video.items()],
                 )
+
+    # -- streaming replication ---------------------------------------------------------
+    def wal_position(self) -> int:
+        """The primary's write-ahead log position in bytes: where its last record went in
+        (with asynchronous commit, records may be inserted well before they are written)."""
+        with self._lock:
+            return int(
+                self._db.execute("SELECT pg_current_wal_insert_lsn() - '0/0'").fetchone()[0]
+            )
+
+    def replay_state(self) -> tuple[bool, int | None, float | None]:
+        """A standby's (in recovery, WAL position replayed in bytes, seconds since the commit
+        of the last transaction replayed)."""
+        with self._lock:
+            recovering, replayed, age = self._db.execute(
+                "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn() - '0/0', "
+                "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
+            ).fetchone()
+        return (
+            recovering,
+            None if replayed is None else int(replayed),
+            None if age is None else float(age),
+        )
 
     # -- in-lists ----------------------------------------------------------------------
     def _in_lists(self, column: str, values: Sequence, sql_type: str):
