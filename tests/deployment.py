@@ -69,7 +69,7 @@ class DeployedServer(Server):
     """The `server` of the tests, as two hosts: `url` (and so `path`) takes turns."""
 
     def __init__(self, hosts: list[str], store: Store, clock) -> None:
-        self.hosts, self.store, self.clock, self.wall = itertools.cycle(hosts), store, clock, None
+        self.hosts, self.store, self.clock = itertools.cycle(hosts), store, clock
 
     @property
     def url(self) -> str:

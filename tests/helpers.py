@@ -127,7 +127,6 @@ class Server:
     url: str
     store: Store
     clock: FrozenClock
-    wall: FrozenClock | None = None
 
     def path(self, endpoint: str) -> str:
         return f"{self.url}/insights/engagement/{endpoint}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
+import subprocess
 import time
 import uuid
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
@@ -17,16 +18,21 @@ from helpers import (
     bearer_header,
     body,
     call,
+    event,
     make_app,
-    make_user_credentials,
     signed_header,
+    world_records,
 )
 from oauthlib.oauth1 import SIGNATURE_PLAINTEXT
+from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
+from people import PASSWORD, Visitor, form_to
 from requests_oauthlib import OAuth1
+from serving import ENGAGEMENT_API, cli, prepare, serve
 
 from engagement_api.auth.credentials import token_hash
 
 REASON = "Your account could not be authenticated. Reason: {}"
+TOTALS, HR28 = "/insights/engagement/totals", "/insights/engagement/28hr"
 
 
 def assert_401(response, reason):
@@ -103,15 +109,17 @@ def test_timestamp_window_uses_the_wall_clock(world):
     assert call(world.server, "totals", body([A1], ["favorites"]), auth).status_code == 200
 
 
-def test_a_nonce_is_accepted_once(world):
+def test_a_nonce_is_accepted_once_per_consumer_key(world):
     nonce = uuid.uuid4().hex + "abcdefghij"  # 42 characters, like X's clients send
     first = call(world.server, "totals", body([A1], ["favorites"]), world.alice.oauth(nonce=nonce))
-    assert first.status_code == 200
+    assert first.status_code == 200, first.text
+    # the same nonce under another consumer key is a different nonce (RULES.md section 9)
+    other = call(
+        world.server, "totals", body([A1], ["favorites"]), world.other_app_alice.oauth(nonce=nonce)
+    )
+    assert other.status_code == 200, other.text
     again = call(world.server, "totals", body([A1], ["favorites"]), world.alice.oauth(nonce=nonce))
     assert_401(again, "Nonce already used")
-    # the same nonce under another consumer key is a different nonce
-    other = world.other_app_alice
-    assert other.app.id != world.alice.app.id
 
 
 def test_a_badly_signed_request_does_not_spend_the_nonce(world):
@@ -255,16 +263,98 @@ def test_bearer_tokens_are_stored_hashed(world, store):
     assert store.bearer_token_app(world.bearer) is None  # the token itself is not a key
 
 
-def test_secrets_never_reach_the_logs(world, store, caplog):
-    caplog.set_level(logging.DEBUG)
-    creds = make_user_credentials(store, world.alice.app, 1001)
-    bad = OAuth1(creds.app.consumer_key, "wrong", creds.token.token, creds.token.secret)
-    call(world.server, "totals", body([A1], ["favorites"]), bad)
-    call(world.server, "totals", body([A1], ["favorites"]), creds.oauth())
-    call(world.server, "totals", body([B1], ["favorites"]), headers=bearer_header(world.bearer))
-    text = caplog.text
-    for secret in (creds.app.consumer_secret, creds.token.secret, world.bearer):
-        assert secret not in text
+CALLBACK = "https://app.example/oauth/callback"
+
+
+def signature_of(response: requests.Response) -> str:
+    """The oauth_signature a request carried in its Authorization header."""
+    header = response.request.headers["Authorization"].decode()
+    return unescape(dict(parse_authorization_header(header))["oauth_signature"])
+
+
+def test_secrets_never_reach_the_logs(tmp_path):
+    """Every kind of credential, sent well and badly, to a server logging at debug level: the
+    log shows each request and none of the secrets."""
+    prepared = prepare(tmp_path, world_records())
+    cli(
+        prepared.store,
+        prepared.env,
+        "apps",
+        "set",
+        str(prepared.app_id),
+        "--callback-url",
+        CALLBACK,
+    )
+    subprocess.run(
+        [ENGAGEMENT_API, "--store", prepared.store, "users", "set-password", "alice"],
+        input=PASSWORD + "\n", text=True, env=prepared.env, check=True, capture_output=True,
+    )  # fmt: skip
+    key, secret = prepared.consumer_key, prepared.consumer_secret
+    secrets, signatures, seen = [secret, prepared.admin], [], []
+    with serve(tmp_path, "--log-level", "debug", prepared=prepared) as served:
+        url = served.url
+        secrets.append(served.bearer)
+
+        def send(path, expected, **kwargs):
+            r = requests.post(url + path, timeout=30, **kwargs)
+            assert r.status_code == expected, (path, r.text)
+            if isinstance(kwargs.get("auth"), OAuth1):
+                signatures.append(signature_of(r))
+            route, query, _ = path.partition("?")
+            seen.append(f'"POST {route}{"?[redacted]" if query else ""} HTTP/1.1" {expected}')
+            return r
+
+        # OAuth 2.0 bearer tokens: granted, refused, used, invalidated (body and query)
+        grant = {"grant_type": "client_credentials"}
+        send("/oauth2/token", 401, data=grant, auth=(key, "wrong"))
+        bearers = [send("/oauth2/token", 200, data=grant, auth=(key, secret)).json()["access_token"]
+                   for _ in range(2)]  # fmt: skip
+        secrets += bearers
+        totals = body([B1], ["favorites"])
+        send(TOTALS, 200, json=totals, headers=bearer_header(bearers[0]))
+        send("/oauth2/invalidate_token", 200, data={"access_token": bearers[0]}, auth=(key, secret))
+        send(f"/oauth2/invalidate_token?access_token={bearers[1]}", 200, auth=(key, secret))
+        send(TOTALS, 401, json=totals, headers=bearer_header(bearers[0]))
+        # OAuth 1.0a app-only, well and badly signed
+        send(TOTALS, 200, json=totals, auth=OAuth1(key, secret))
+        send(TOTALS, 401, json=totals, auth=OAuth1(key, "wrong"))
+        # the 3-legged flow: a request token, the user's consent, the access token
+        send("/oauth/request_token", 401, auth=OAuth1(key, "wrong", callback_uri=CALLBACK))
+        issued = parse_qs(
+            send("/oauth/request_token", 200, auth=OAuth1(key, secret, callback_uri=CALLBACK)).text
+        )
+        request_token, request_secret = issued["oauth_token"][0], issued["oauth_token_secret"][0]
+        secrets.append(request_secret)
+        visitor = Visitor(url)
+        consent = visitor.page(f"/oauth/authorize?oauth_token={request_token}")
+        fields = form_to(consent.text, "/oauth/authorize")["fields"]
+        fields.update(username="alice", password=PASSWORD, decision="allow")
+        answer = visitor.post(
+            url + "/oauth/authorize", data=fields, allow_redirects=False, timeout=30
+        )
+        verifier = parse_qs(urlsplit(answer.headers["location"]).query)["oauth_verifier"][0]
+        secrets += [PASSWORD, verifier]
+        leg3 = OAuth1(key, secret, request_token, request_secret, verifier=verifier)
+        send("/oauth/access_token", 401, auth=OAuth1(key, secret, request_token, "wrong"))
+        issued = parse_qs(send("/oauth/access_token", 200, auth=leg3).text)
+        token, token_secret = issued["oauth_token"][0], issued["oauth_token_secret"][0]
+        secrets.append(token_secret)
+        # OAuth 1.0a user context with the token just issued, well and badly signed
+        send(
+            HR28, 200, json=body([A1], ["favorites"]), auth=OAuth1(key, secret, token, token_secret)
+        )
+        send(HR28, 401, json=body([A1], ["favorites"]), auth=OAuth1(key, secret, token, "wrong"))
+        # live ingest with the admin token, and with a wrong one
+        batch = json.dumps(event(A1, "favorites", "2026-11-20T12:00:00Z")).encode() + b"\n"
+        ingest = {"Idempotency-Key": "logs-1"}
+        send("/admin/ingest", 200, data=batch, headers={**ingest, **bearer_header(prepared.admin)})
+        send("/admin/ingest", 401, data=batch, headers={**ingest, **bearer_header("wrong")})
+    log = served.log.read_text()
+    assert len(signatures) == 8
+    for value in secrets + signatures:
+        assert value not in log and quote(value, safe="") not in log, value
+    for line in seen:  # the log was written, one line per request
+        assert line in log, line
 
 
 @pytest.mark.parametrize("endpoint", ["totals", "28hr", "historical"])

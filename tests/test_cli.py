@@ -13,7 +13,19 @@ from contextlib import contextmanager
 import pytest
 import requests
 from click.testing import CliRunner
-from helpers import NOW, free_port
+from helpers import (
+    A1,
+    ALICE,
+    NOW,
+    body,
+    free_port,
+    ingest,
+    make_app,
+    make_user_credentials,
+    world_records,
+)
+from oauthlib.oauth1.rfc5849 import signature as rfc5849
+from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
 
 from engagement_api.cli import main
 
@@ -161,32 +173,44 @@ def test_serve_refuses_a_store_it_cannot_open(tmp_path):
     assert "Unsupported store URL" in done.stderr
 
 
-def test_oauth_header_signs_a_request(url):
-    result = CliRunner().invoke(
-        main,
-        [
-            "oauth-header",
-            "--url",
-            "http://127.0.0.1:8080/x",
-            "--consumer-key",
-            "ck",
-            "--consumer-secret",
-            "cs",
-            "--token",
-            "1-t",
-            "--token-secret",
-            "ts",
-        ],
+def oauth_header(url: str, app, token=None, method="POST") -> str:
+    """What `engagement-api oauth-header` prints for these credentials."""
+    options = ["--url", url, "--consumer-key", app.consumer_key]
+    options += ["--consumer-secret", app.consumer_secret, "--method", method]
+    if token:
+        options += ["--token", token.token, "--token-secret", token.secret]
+    result = CliRunner().invoke(main, ["oauth-header", *options])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def test_oauth_header_signs_a_request(server):
+    ingest(server.store, world_records())
+    app = make_app(server.store)
+    token = make_user_credentials(server.store, app, ALICE).token
+    url = server.path("totals")
+    for credentials in (token, None):  # user context, then app-only
+        header = oauth_header(url, app, credentials)
+        r = requests.post(
+            url, json=body([A1], ["favorites"]), headers={"Authorization": header}, timeout=10
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {"g": {str(A1): {"favorites": "16"}}}
+    # the signature is HMAC-SHA1 over the base string of RFC 5849 3.4.1, query included
+    signed = "https://api.example/insights/engagement/usage?month=2026-11"
+    header = oauth_header(signed, app, token, method="get")
+    params = [(k, unescape(v)) for k, v in parse_authorization_header(header)]
+    assert dict(params)["oauth_signature_method"] == "HMAC-SHA1"
+    assert dict(params)["oauth_token"] == token.token
+    base = rfc5849.signature_base_string(
+        "GET",
+        rfc5849.base_string_uri(signed),
+        rfc5849.normalize_parameters(
+            [("month", "2026-11"), *(p for p in params if p[0] != "oauth_signature")]
+        ),
     )
-    header = result.output.strip()
-    assert header.startswith("OAuth ")
-    for name in (
-        'oauth_consumer_key="ck"',
-        'oauth_token="1-t"',
-        "oauth_signature=",
-        'oauth_signature_method="HMAC-SHA1"',
-    ):
-        assert name in header
+    expected = rfc5849.sign_hmac_sha1(base, app.consumer_secret, token.secret)
+    assert dict(params)["oauth_signature"] == expected
 
 
 def test_db_upgrade_is_idempotent_and_newer_schemas_are_refused(url, tmp_path):

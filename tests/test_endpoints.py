@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 
 import pytest
 import requests
@@ -20,13 +21,19 @@ from helpers import (
     B_DEL,
     B_PROT,
     UNKNOWN,
+    Server,
+    bearer_for,
     bearer_header,
     body,
     call,
     make_app,
     make_user_credentials,
+    running,
 )
 from openapi_spec_validator import validate
+
+from engagement_api.clock import FrozenClock
+from engagement_api.server import create_app
 
 TOTALS_METRICS = [
     "impressions",
@@ -626,7 +633,9 @@ def test_unknown_top_level_fields_and_start_on_totals_are_ignored(world):
         body([A1], ["favorites"], start="nonsense", extra=1),
         world.alice.oauth(),
     )
-    assert r.status_code == 200
+    assert r.status_code == 200, r.text
+    # the answer of the same request without them: no window, no error, no echo
+    assert r.json() == {"g": {str(A1): {"favorites": "16"}}}
 
 
 def test_unapproved_app_is_403_before_body_validation(world, store):
@@ -640,19 +649,34 @@ def test_unapproved_app_is_403_before_body_validation(world, store):
     assert r.status_code == 200
 
 
-def test_precedence_auth_before_validation_before_rights(world):
-    r = call(world.server, "totals", b"not json")
+def test_precedence_auth_before_validation_before_rights(world, store):
+    """Each request fails two checks; the body names the one that runs first (RULES.md 10)."""
+    r = call(world.server, "totals", b"not json")  # no credentials and no JSON
     assert r.status_code == 401
+    assert r.json() == {
+        "errors": ["Your account could not be authenticated. Reason: Unknown Authorization Type"]
+    }
+    # an unapproved app, asking beyond app-only rights: both are a 403
+    pending = bearer_for(store, make_app(store, "pending", approved=False))
+    r = call(world.server, "totals", body([A1], ["impressions"]), headers=bearer_header(pending))
+    assert r.status_code == 403
+    assert r.json() == {"errors": ["Your application id is not authorized."]}
+    # quote_tweets is not a /28hr metric, and /28hr is beyond app-only rights
     r = call(
         world.server, "28hr", body([B1], ["quote_tweets"]), headers=bearer_header(world.bearer)
     )
-    assert r.status_code == 400  # validation before app-only rights
+    assert r.status_code == 400
+    assert r.json() == {"errors": ["Engagement type quote_tweets is not available on /28hr"]}
+    # impressions are beyond app-only rights, and B_PROT is protected
     r = call(
         world.server, "totals", body([B_PROT], ["impressions"]), headers=bearer_header(world.bearer)
     )
-    assert r.status_code == 403  # rights before protection
+    assert r.status_code == 403
+    assert r.json() == {"errors": ["Forbidden to access metrics: impressions"]}
+    # B_PROT is bob's, not alice's, and protected
     r = call(world.server, "totals", body([B_PROT], ["favorites"]), world.alice.oauth())
-    assert r.status_code == 403  # ownership before protection
+    assert r.status_code == 403
+    assert r.json() == {"errors": [f"Forbidden to access tweets: {B_PROT}"]}
 
 
 def test_gzip_responses_for_every_status(world):
@@ -708,24 +732,41 @@ def test_unknown_path_and_wrong_method_answer_json(world):
     assert r.headers["content-type"] == "application/json"
 
 
-def test_rate_limit_headers_and_429(world, store):
-    app = make_app(store, "limited", rate_limit=3)
-    creds = make_user_credentials(store, app, ALICE)
-    remaining = []
-    for _ in range(3):
-        r = call(world.server, "totals", body([A1], ["favorites"]), creds.oauth())
-        assert r.status_code == 200
-        assert r.headers["x-per-minute-limit"] == "3"
-        remaining.append(r.headers["x-per-minute-remaining"])
-    r = call(world.server, "totals", body([A1], ["favorites"]), creds.oauth())
-    if r.status_code == 200:  # the wall-clock minute turned between requests: try again
-        r = call(world.server, "totals", body([A1], ["favorites"]), creds.oauth())
-        r = call(world.server, "totals", body([A1], ["favorites"]), creds.oauth())
-        r = call(world.server, "totals", body([A1], ["favorites"]), creds.oauth())
-    assert remaining[:2] in (["2", "1"], ["2", "2"], ["1", "0"])
-    assert r.status_code == 429
-    assert "rate limit" in r.json()["errors"][0]
-    assert r.headers["x-per-minute-remaining"] == "0"
+def allowance(response) -> tuple[int, dict[str, str]]:
+    """The status and the rate-limit headers of an answer."""
+    names = ("x-per-minute-limit", "x-per-minute-remaining", "ratelimit", "retry-after")
+    return response.status_code, {n: response.headers[n] for n in names if n in response.headers}
+
+
+def test_rate_limit_headers_and_429(store, clock):
+    """With the wall clock frozen 15 s into a minute, an allowance of 3 counts down, the 4th
+    request is refused, and the next minute starts afresh."""
+    wall = FrozenClock(float(int(time.time()) // 60 * 60 + 15))
+    token = bearer_header(bearer_for(store, make_app(store, "limited", rate_limit=3)))
+    with running(create_app(store, clock, wall_clock=wall)) as url:
+        server = Server(url, store, clock)
+        answers = [
+            call(server, "totals", body([A1], ["favorites"]), headers=token) for _ in range(4)
+        ]
+        wall.instant += 50  # 5 s into the next minute
+        later = call(server, "totals", body([A1], ["favorites"]), headers=token)
+
+    def left(remaining: int, reset: int = 45) -> dict[str, str]:
+        return {
+            "x-per-minute-limit": "3",
+            "x-per-minute-remaining": str(remaining),
+            "ratelimit": f'"per-minute";r={remaining};t={reset}',
+        }
+
+    assert [allowance(r) for r in answers] == [
+        (200, left(2)),
+        (200, left(1)),
+        (200, left(0)),
+        (429, {**left(0), "retry-after": "45"}),
+    ]
+    assert answers[-1].json() == {"errors": ["Exceeded rate limit: at most 3 requests per minute"]}
+    assert answers[-1].headers["ratelimit-policy"] == '"per-minute";q=3;w=60'
+    assert allowance(later) == (200, left(2, reset=55))
 
 
 def test_openapi_document_is_served(world):

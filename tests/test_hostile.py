@@ -14,11 +14,13 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 import requests
 from helpers import A1, ALICE, NOW, world_records
 from oauthlib.oauth1 import Client
+from requests_oauthlib import OAuth1
 from serving import ENGAGEMENT_API, HealthProbe, cli, json_of, raw_request, serve, status_of
 
 STALL = 0.1  # seconds /health may wait while an attack runs
@@ -347,6 +349,19 @@ def test_secrets_in_query_strings_never_reach_the_log(served):
     log = served.log.read_text()
     assert "/oauth2/invalidate_token?[redacted]" in log
     assert "SECRET-ONE" not in log and "SECRET-TWO" not in log
+
+
+def test_a_signature_sent_in_the_query_never_reaches_the_log(served):
+    signer = OAuth1(served.consumer_key, served.consumer_secret, signature_type="query")
+    r = requests.post(served.url + TOTALS, data=BODY, auth=signer, timeout=10)
+    assert r.status_code == 401  # an Authorization header is required
+    signature = dict(parse_qsl(urlsplit(r.request.url).query))["oauth_signature"]
+    requests.get(served.url + "/health?probe=1&access_token=SECRET-THREE", timeout=10)
+    time.sleep(0.3)
+    log = served.log.read_text()
+    assert signature not in log and quote(signature, safe="") not in log
+    assert "SECRET-THREE" not in log
+    assert "/health?probe=1&access_token=[redacted]" in log  # what is no secret stays
 
 
 def test_the_store_is_private_and_its_secrets_encrypted(served, tmp_path):

@@ -195,6 +195,37 @@ def test_chunks_find_posts_of_earlier_chunks_committed_or_not(
     ]
 
 
+def test_fields_the_first_record_of_a_file_lacks_still_count(store_url, tmp_path):
+    posts = write_ndjson(tmp_path / "posts.ndjson", [post(P1, 2244994945, "XDevelopers")])
+    first = event(P1, "favorites", "2020-05-12T20:01:00Z")
+    del first["count"]  # one, organic: neither field given
+    events = write_ndjson(
+        tmp_path / "events.ndjson",
+        [
+            first,
+            event(P1, "favorites", "2020-05-12T20:31:00Z", 4),
+            event(P1, "impressions", "2020-05-12T20:01:00Z", 5, promoted=True),
+        ],
+    )
+    for path in (posts, events):
+        assert run(store_url, "ingest", str(path)).exit_code == 0
+    assert totals(store_url) == {(P1, code("favorites")): 5, (P1, code("engagements")): 5}
+
+
+def test_a_null_count_is_refused_as_on_the_record_path(store_url, tmp_path):
+    """A `"count": null` is not an absent count: refused with its reason, whichever record
+    of the chunk lacks the field."""
+    posts = write_ndjson(tmp_path / "posts.ndjson", [post(P1, 2244994945, "XDevelopers")])
+    lacking = event(P1, "favorites", "2020-05-12T20:01:00Z")
+    del lacking["count"]
+    null = {**event(P1, "favorites", "2020-05-12T20:31:00Z"), "count": None}
+    events = write_ndjson(tmp_path / "events.ndjson", [null, lacking])
+    assert run(store_url, "ingest", str(posts)).exit_code == 0
+    result = run(store_url, "ingest", str(events))
+    assert "count must be an integer, not None" in result.output
+    assert totals(store_url) == {(P1, code("favorites")): 1, (P1, code("engagements")): 1}
+
+
 BAD_LINES = [
     ("not json", "not valid JSON"),
     ("[1, 2]", "not a JSON object"),

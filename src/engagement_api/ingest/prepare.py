@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import spec
 from ..ids import snowflake_ms
@@ -94,11 +95,31 @@ def prepare(store: Store, chunk: Chunk, key: str, now: float, known: KnownPosts)
 
 
 def _as_table(records: list[tuple[int, dict | str]]) -> pa.Table | None:
-    """The chunk's records as columns, when every one is an object of uniformly typed fields."""
-    if not records or not all(type(r) is dict for _, r in records):
+    """The chunk's records as columns, when every one is an object of uniformly typed fields.
+
+    Every field any record has is a column (pyarrow's `from_pylist` would take the first
+    record's fields only), a record without `count` counting 1 as on the record path. A
+    `"count": null` the record path refuses: it becomes 0 here, which is not plainly valid,
+    so that row takes the record path and gets its reason."""
+    rows = [r for _, r in records]
+    if not rows or not all(type(r) is dict for r in rows):
         return None
+    fields = set().union(*rows)
     try:
-        return pa.Table.from_pylist([r for _, r in records])
+        if all(len(r) == len(fields) for r in rows):  # every record has every field
+            table = pa.Table.from_pylist(rows)
+        else:
+            table = pa.Table.from_pydict(
+                {
+                    name: [r.get(name, 1) if name == "count" else r.get(name) for r in rows]
+                    for name in fields
+                }
+            )
+        if "count" in fields and pa.types.is_integer(table["count"].type):
+            table = table.set_column(
+                table.column_names.index("count"), "count", pc.fill_null(table["count"], 0)
+            )
+        return table
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
         return None
 

@@ -179,9 +179,7 @@ class PostgresStore(SqlStore):
         """The primary's write-ahead log position in bytes: where its last record went in
         (with asynchronous commit, records may be inserted well before they are written)."""
         with self._lock:
-            return int(
-                self._db.execute("SELECT pg_current_wal_insert_lsn() - '0/0'").fetchone()[0]
-            )
+            return int(self._db.execute("SELECT pg_current_wal_insert_lsn() - '0/0'").fetchone()[0])
 
     def replay_state(self) -> tuple[bool, int | None, float | None]:
         """A standby's (in recovery, WAL position replayed in bytes, seconds since the commit
