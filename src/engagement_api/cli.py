@@ -849,5 +849,10 @@ def oauth_header(
     click.echo(headers["Authorization"])
 
 
+# -- client (its own package; loads without its extra, which its commands ask for) -----------
+from .client.cli import client as _client  # noqa: E402
+
+main.add_command(_client)
+
 if __name__ == "__main__":
     main()
