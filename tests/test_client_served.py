@@ -483,3 +483,26 @@ def test_retries_are_bounded_per_request_and_per_call(served, truth):
         assert result.stats.retries == 2 and result.answered == 10 - refused == 8
     finally:
         control(served, "DELETE", "faults")
+
+
+def test_requests_added_by_splitting_add_to_the_retry_budget(served, truth):
+    """The default budget is 10 plus one retry per request; the requests that find a
+    protected post (a batch split in halves, down to the post) are requests too. Three
+    batches, each with a protected post: once the first has found its post (16 requests
+    added), 20 faults must not exhaust a budget that was 13 for the three planned requests."""
+    ids = [str(FIRST_ID + n) for start in (0, 39_900, 99_750) for n in range(start, start + 250)]
+    quick = RetryPolicy(max_retries=40, backoff=0.01, max_backoff=0.02)
+    try:
+        control(served, "DELETE", "faults")
+        with bearer_client(served, retry=quick, concurrency=1) as client:
+            batches = client.stream("totals", ids, PUBLIC)
+            first = next(batches)
+            rule = {"status": 503, "probability": 1, "times": 20, "endpoints": ["totals"]}
+            control(served, "POST", "faults", rule)
+            done = [first, *batches]
+        fired = control(served, "GET", "faults").json()["faults"][0]["fired"]
+        assert fired == 20  # every fault retried, within the budget
+        found = sorted(i for b in done for i in b.protected_tweet_ids)
+        assert found == [str(i) for i in PROTECTED]
+    finally:
+        control(served, "DELETE", "faults")

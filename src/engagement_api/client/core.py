@@ -301,9 +301,8 @@ class AsyncEngagementClient:
         if not all_ids:
             raise ValueError("no post ids given")
         parts = batches(all_ids, endpoint.max_ids)
-        budget = self.retry.budget_for(len(parts) * len(windows))
         call = _Call(endpoint, chosen, shaped, windows, raw)
-        return _Run(call, all_ids, parts, budget, on_progress, self._pacer)
+        return _Run(call, all_ids, parts, self.retry, on_progress, self._pacer)
 
     async def _collect(self, run: _Run) -> Result:
         total = run.call.result(run.ids)
@@ -331,10 +330,10 @@ class AsyncEngagementClient:
                 if not running:
                     break
                 finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                failed = [t.exception() for t in finished if t.exception() is not None]
+                failed = _failure(finished)
                 if failed and running:
                     # Send nothing more, but take in what is on its way: nothing fetched is lost.
-                    run.failed = failed[0]
+                    run.failed = run.failed or failed
                     more, running = await asyncio.wait(running)
                     finished |= more
                 for task in finished:
@@ -344,7 +343,7 @@ class AsyncEngagementClient:
                         run.progress()
                         yield batch
                 if failed:
-                    raise failed[0]
+                    raise run.failed or failed  # the failure that stopped the call
         finally:
             for task in running:
                 task.cancel()
@@ -378,6 +377,7 @@ class AsyncEngagementClient:
                 return
             middle = len(ids) // 2
             run.stats.splits += 2
+            run.more_requests(2)
             await _all(
                 run,
                 self._window(run, ids[:middle], window, result),
@@ -396,6 +396,7 @@ class AsyncEngagementClient:
                 rest = [i for i in ids if i not in named]
                 if rest:
                     run.stats.resent += 1
+                    run.more_requests(1)
                     await self._window(run, rest, window, result)
                 return
         raise ApiError(status, errors, call.endpoint.name)
@@ -457,12 +458,13 @@ _RETRIED = (httpx.TransportError, httpx.DecodingError)
 class _Run:
     """One call in progress: its plan, its counters, its progress reports."""
 
-    def __init__(self, call, ids, parts, budget, on_progress, pacer: Pacer) -> None:
+    def __init__(self, call, ids, parts, retry: RetryPolicy, on_progress, pacer: Pacer) -> None:
         self.call: _Call = call
         self.ids: list[str] = ids
         self.parts: list[list[str]] = parts
-        self.budget = budget
-        self.retries_left = budget
+        self._retry = retry
+        self.budget = retry.budget_for(len(parts) * len(call.windows))
+        self.retries_left = self.budget
         self.stats = Stats()
         self.done = 0
         self.failed: BaseException | None = None  # the first failure: send nothing more
@@ -470,6 +472,13 @@ class _Run:
         self._pacer = pacer
         self._waits_before = pacer.waits
         self._waited_before = pacer.waited
+
+    def more_requests(self, n: int) -> None:
+        """Requests the plan did not foresee (a batch split to find protected posts, one
+        resent without foreign posts): a budget sized by the plan grows with them."""
+        if self._retry.budget is None:
+            self.budget += n
+            self.retries_left += n
 
     def progress(self) -> None:
         self.stats.waits = self._pacer.waits - self._waits_before
@@ -490,20 +499,26 @@ async def _all(run: _Run, *awaitables) -> list:
     taken in before the failure is raised."""
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        if any(t.done() and t.exception() is not None for t in tasks):
-            first = next(t.exception() for t in tasks if t.done() and t.exception() is not None)
-            run.failed = run.failed or first
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        run.failed = run.failed or _failure(done)
         await asyncio.wait(tasks)
     except BaseException:  # cancelled from outside
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    for task in tasks:
-        if task.exception() is not None:
-            raise task.exception()
+    failed = _failure(tasks)
+    if failed:
+        raise failed
     return [task.result() for task in tasks]
+
+
+def _failure(tasks) -> BaseException | None:
+    """The failure to report of finished tasks: the one that stopped the call, not a request
+    left unsent because of it (`_Stopped`)."""
+    failures = [t.exception() for t in tasks if t.done() and t.exception() is not None]
+    real = [f for f in failures if not isinstance(f, _Stopped)]
+    return (real or failures or [None])[0]
 
 
 def _parse(content: bytes) -> dict:

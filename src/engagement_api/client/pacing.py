@@ -43,7 +43,8 @@ class RetryPolicy:
     """Retries of 429, 500, 502, 503 and connection errors, with exponential backoff and
     jitter: the n-th retry waits between half and all of min(max_backoff, backoff * 2**(n-1))
     (a `Retry-After` overrides it). `max_retries` bounds the retries of one request; `budget`
-    bounds the retries of a whole call (None: 10 plus one per request the call plans)."""
+    bounds the retries of a whole call (None: 10 plus one per request the call plans or adds
+    by splitting a batch or resending one)."""
 
     max_retries: int = 10
     backoff: float = 0.5
