@@ -1,6 +1,7 @@
 """HTTP benchmark of the read path: engagement-api beside the FLOOR peer, with wrk, in one run.
 
     python bench/bench_http.py [--posts 100000 --events 20000000 --duration 10]
+        [--engine postgresql [--replica]]
 
 Both servers run on uvicorn (httptools, uvloop) with the same worker count, one at a time, on
 127.0.0.1; wrk shares the machine. Every scenario runs
@@ -162,6 +163,32 @@ def sqlite_store(args, data: Path) -> str:
         common.cli("ingest", "-q", str(data), store=f"sqlite:///{path}")
         done.write_text("ok\n")
     return f"sqlite:///{path}"
+
+
+def postgres_store(args, data: Path, cluster: common.Postgres) -> str:
+    """The simulated data in a fresh database of `cluster`, and what it takes on disk."""
+    url = cluster.fresh_database("bench")
+    log(f"ingesting {data.name} into PostgreSQL")
+    started = time.perf_counter()
+    common.cli("ingest", "-q", str(data), store=url)
+    log(f"ingested {args.events:,} events in {time.perf_counter() - started:.0f} s")
+    print_footprint(url)
+    return url
+
+
+def print_footprint(url: str) -> None:
+    """Bytes per row of the tables that grow with posts and event-hours (indexes included)."""
+    import psycopg
+
+    rows = []
+    with psycopg.connect(url) as connection:
+        for table in ("posts", "post_totals", "post_hourly"):
+            count, size = connection.execute(
+                f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}"
+            ).fetchone()
+            rows.append([table, f"{count:,}", common.fmt_bytes(size), f"{size / count:.0f}"])
+    print("\n## PostgreSQL footprint of the simulated data\n")
+    print(common.markdown_table(["table", "rows", "bytes", "bytes per row"], rows))
 
 
 def credentials(store: str, handle: str) -> Credentials:
@@ -343,7 +370,8 @@ def run_scenario(
 # -- servers ------------------------------------------------------------------------------
 def ours(store: str, args) -> Server:
     port = common.free_port()
-    command = common.serve_command(store, port, args.workers, "warning")
+    options = ("--read-store", args.read_store) if args.read_store else ()
+    command = common.serve_command(store, port, args.workers, "warning", options)
     return Server("ours", command, port).wait_ready()
 
 
@@ -365,8 +393,20 @@ def floor(folder: Path, args) -> Server:
 def run(args) -> int:
     common.ensure_wrk()
     data = common.simulated(args.posts, args.events, args.seed)
+    args.read_store = None
+    if args.engine == "sqlite":
+        return measure(args, data, sqlite_store(args, data))
+    with common.Postgres() as cluster:
+        store = postgres_store(args, data, cluster)
+        if not args.replica:
+            return measure(args, data, store)
+        with common.Postgres(replica_of=cluster) as replica:
+            args.read_store = replica.url("bench")
+            return measure(args, data, store)
+
+
+def measure(args, data: Path, store: str) -> int:
     plan, handle = scenarios(data, args)
-    store = sqlite_store(args, data)
     creds = credentials(store, handle)
     floor_dir = common.data_dir() / "floor-answers"
     floor_dir.mkdir(exist_ok=True)
@@ -407,8 +447,9 @@ def run(args) -> int:
 
 
 def report(args, plan: list[Scenario], handle: str) -> None:
+    store = args.engine + (" reading from a streaming replica" if args.read_store else "")
     print(
-        f"\n## Read path: {args.posts:,} posts, {args.events:,} events; uvicorn, "
+        f"\n## Read path ({store}): {args.posts:,} posts, {args.events:,} events; uvicorn, "
         f"{args.workers} workers each; wrk {args.duration:g} s, {args.threads} threads, "
         f"{args.connections} connections; {os.cpu_count()} cores\n"
     )
@@ -489,7 +530,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random-bodies", type=int, default=2000, help="bodies of totals-random")
     parser.add_argument("--expected-rate", type=float, default=6000, help="req/s to size pools")
     parser.add_argument("--reuse-store", action="store_true", help="reuse the last SQLite store")
-    return run(parser.parse_args(argv))
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--replica",
+        action="store_true",
+        help="postgresql: serve the reads from a streaming replica (--read-store)",
+    )
+    args = parser.parse_args(argv)
+    if args.replica and args.engine != "postgresql":
+        parser.error("--replica needs --engine postgresql")
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,9 @@ def add_load_options(parser, warmup_help: str, log_help: str, reuse_help: str) -
     parser.add_argument("--reuse-store", action="store_true", help=reuse_help)
 
 
-def serve_command(store: str, port: int, workers: int, log_level: str) -> list[str]:
+def serve_command(
+    store: str, port: int, workers: int, log_level: str, global_options: Sequence[str] = ()
+) -> list[str]:
     """`engagement-api serve` on 127.0.0.1 with the benchmarks' frozen clock."""
     return [
         *engagement_api(),
@@ -73,6 +75,7 @@ def serve_command(store: str, port: int, workers: int, log_level: str) -> list[s
         store,
         "--now",
         NOW,
+        *global_options,
         "serve",
         "--host",
         "127.0.0.1",
@@ -282,7 +285,8 @@ class Postgres:
     comparison run on the same server, and the benchmark measures CPU paths, not the disk.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, replica_of: Postgres | None = None) -> None:
+        """With `replica_of`, a streaming replica of that cluster (`pg_basebackup -R`)."""
         bindir = pg_binaries()
         self.folder = Path(tempfile.mkdtemp(prefix="pg-", dir=data_dir()))
         self.data = self.folder / "data"
@@ -291,17 +295,16 @@ class Postgres:
         if self._as:
             shutil.chown(self.folder, "postgres")
         self._pg_ctl = bindir / "pg_ctl"
-        self._run(
-            bindir / "initdb",
-            "-D",
-            self.data,
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        )
+        if replica_of is None:
+            self._run(
+                bindir / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+                "--no-sync", "-E", "UTF8",
+            )  # fmt: skip
+        else:
+            self._run(
+                bindir / "pg_basebackup", "-D", self.data, "-R", "-X", "stream", "-c", "fast",
+                "-h", "127.0.0.1", "-p", str(replica_of.port), "-U", "postgres",
+            )  # fmt: skip
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
             f"-c unix_socket_directories={self.folder} -c fsync=off -c synchronous_commit=off "
@@ -314,7 +317,7 @@ class Postgres:
         )
 
     def _run(self, *args) -> None:
-        subprocess.run([*self._as, *map(str, args)], check=True, capture_output=True, timeout=120)
+        subprocess.run([*self._as, *map(str, args)], check=True, capture_output=True, timeout=1800)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
