@@ -39,31 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 from common import NOW, PEERS_DIR, PYTHON, Server, WrkResult, log
 
-PUBLIC = ["favorites", "retweets", "quote_tweets", "replies", "video_views"]
-ALL_SERIES = [
-    "impressions",
-    "engagements",
-    "favorites",
-    "retweets",
-    "replies",
-    "video_views",
-    "media_views",
-    "media_engagements",
-    "url_clicks",
-    "hashtag_clicks",
-    "detail_expands",
-    "permalink_clicks",
-    "app_install_attempts",
-    "app_opens",
-    "email_tweet",
-    "user_follows",
-    "user_profile_clicks",
-]
-PATHS = {
-    "totals": "/insights/engagement/totals",
-    "28hr": "/insights/engagement/28hr",
-    "historical": "/insights/engagement/historical",
-}
+from engagement_api import spec
+
+PUBLIC = [m.name for m in spec.METRICS if m.app_only_on_totals]
+ALL_SERIES = [m.name for m in spec.METRICS if m.on_timeseries]
+PATHS = {e.name: e.path for e in spec.ENDPOINTS}
 MIN_POOL = 2_000
 PEER_POOL = 20_000  # the floor checks no nonce: a pool this size is sent round and round
 
