@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-GUIDES = [DOCS / name for name in ("user-guide.md", "integrators.md", "contracts.md")]
+GUIDES = [DOCS / name for name in ("user-guide.md", "integrators.md", "contracts.md", "client.md")]
 NOW = "2026-11-20T12:30:00Z"
 BLOCK = re.compile(r"<!-- (help: (?P<help>[^>]+?)|run) -->\n```[^\n]*\n(?P<body>.*?)```", re.S)
 HEREDOC = re.compile(r"<<'?(\w+)'?$")  # a command whose next lines are its input
