@@ -56,6 +56,16 @@ def _guides() -> list[str]:
     return [path.name for path in guide.GUIDES]
 
 
+def test_the_guides_listen_on_ports_of_their_own():
+    """The guides' checks run side by side (pytest-xdist): no two may start a server on the
+    same port."""
+    seen: dict[str, str] = {}
+    for name in _guides():
+        for port in set(re.findall(r"--port (\d+)", (GUIDE.parent / name).read_text())):
+            assert port not in seen, f"{name} and {seen[port]} both listen on {port}"
+            seen[port] = name
+
+
 @pytest.mark.parametrize("name", _guides())
 def test_the_guide_prints_what_it_shows(name):
     """Runs every example of the guide in a fresh folder and compares the output (random
