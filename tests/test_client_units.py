@@ -551,3 +551,23 @@ def test_paths_are_not_ids(tmp_path: Path):
     file = tmp_path / "x.txt"
     file.write_text("5\n")
     assert read_ids(file) == ["5"]
+
+
+def test_a_request_that_finds_a_pause_just_over_goes_on():
+    """A pause can be over while its done-callback has not run yet (callbacks run on the next
+    turn of the loop). A request that asks then must not spin on it: awaiting a done future
+    does not yield, so the callback would never run and the client would hang."""
+    import threading
+
+    async def scenario() -> None:
+        pacer = Pacer(lambda wait: None)
+        over = asyncio.get_running_loop().create_future()
+        over.add_done_callback(pacer._paused)
+        pacer._pause = over
+        over.set_result(None)  # its callback is only scheduled
+        await pacer.acquire()
+
+    runner = threading.Thread(target=asyncio.run, args=(scenario(),), daemon=True)
+    runner.start()
+    runner.join(5)
+    assert not runner.is_alive(), "acquire() spun on a pause that was over"

@@ -122,8 +122,15 @@ class Pacer:
 
     async def acquire(self) -> None:
         while True:
-            if self._pause is not None:
-                await asyncio.shield(self._pause)
+            pause = self._pause
+            if pause is not None:
+                if not pause.done():
+                    await asyncio.shield(pause)
+                elif not pause.cancelled():
+                    pause.result()  # wait=False: its WaitRequired, for this request too
+                # Done, and its callback may not have run yet: awaiting a done future does
+                # not yield, so without this the loop would spin and never run it.
+                self._paused(pause)
                 continue
             now = self._now()
             if now < self._blocked_until:
@@ -148,6 +155,8 @@ class Pacer:
         self.waited += seconds
 
     def _paused(self, pause: asyncio.Future) -> None:
+        if self._pause is not pause:  # already taken into account
+            return
         self._pause = None
         if pause.cancelled() or pause.exception() is not None:
             return  # not waited (wait=False): every later request is refused the same way
