@@ -45,10 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 from common import Server, log
 
-PUBLIC = ["favorites", "retweets", "quote_tweets", "replies", "video_views"]
+from engagement_api import spec
+
+PUBLIC = [m.name for m in spec.METRICS if m.app_only_on_totals]
 GOAL = 10.0
 SAMPLE_SLEEP = 1.0  # seconds each sample client sleeps before a request
-PATH = "/insights/engagement/totals"
+PATH = spec.TOTALS.path
 
 
 def store_for(args) -> str:
